@@ -1,0 +1,98 @@
+package app
+
+import (
+	"errors"
+	"log/slog"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(kv map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := loadConfig(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Port: 8080, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+		IdleTimeout: 75 * time.Second, ShutdownTimeout: 20 * time.Second,
+		BodyLimit: 1 << 20, ReadBufferSize: 16 << 10, MaxConns: 4096,
+		LogLevel: slog.LevelInfo, LogFormat: "json", AccessLog: true,
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
+	}
+	if c.ShutdownTimeout >= 30*time.Second {
+		t.Fatalf("SHUTDOWN_TIMEOUT default %v must stay below the 30s grace period of ECS and Kubernetes", c.ShutdownTimeout)
+	}
+}
+
+func TestLoadConfigValues(t *testing.T) {
+	c, err := loadConfig(envOf(map[string]string{
+		"PORT": "9000", "HOST": "[::1]", "READ_TIMEOUT": "2s", "SHUTDOWN_DELAY": "5s",
+		"BODY_LIMIT": "4MiB", "READ_BUFFER_SIZE": "32768", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text",
+		"ACCESS_LOG": "false", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1,fd00::/8", "MAX_CONNS": "10",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 9000 || c.Host != "::1" || c.ReadTimeout != 2*time.Second || c.ShutdownDelay != 5*time.Second ||
+		c.BodyLimit != 4<<20 || c.ReadBufferSize != 32768 || c.LogLevel != slog.LevelDebug ||
+		c.LogFormat != "text" || c.AccessLog || c.MaxConns != 10 ||
+		!reflect.DeepEqual(c.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1", "fd00::/8"}) {
+		t.Fatalf("parsed wrongly: %+v", c)
+	}
+}
+
+// Each bad value must be refused with an error naming the variable and value.
+func TestLoadConfigRejects(t *testing.T) {
+	cases := []struct{ name, value string }{
+		{"PORT", "abc"}, {"PORT", "70000"}, {"PORT", "-1"}, {"PORT", "80.5"},
+		{"HOST", "not a host"}, {"HOST", "-bad-.example"},
+		{"READ_TIMEOUT", "10"}, {"READ_TIMEOUT", "0s"}, {"WRITE_TIMEOUT", "soon"},
+		{"IDLE_TIMEOUT", "2h"}, {"SHUTDOWN_TIMEOUT", "-3s"}, {"SHUTDOWN_DELAY", "-1s"},
+		{"BODY_LIMIT", "lots"}, {"BODY_LIMIT", "2GiB"}, {"BODY_LIMIT", "-5"},
+		{"READ_BUFFER_SIZE", "1KiB"}, {"READ_BUFFER_SIZE", "9MiB"},
+		{"MAX_CONNS", "0"}, {"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"},
+		{"ACCESS_LOG", "sometimes"}, {"DEBUG_ROUTES", "yes please"},
+		{"TRUSTED_PROXIES", "10.0.0.0/33"}, {"TRUSTED_PROXIES", "10.0.0.1,,"}, {"TRUSTED_PROXIES", "proxy.local"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			_, err := loadConfig(envOf(map[string]string{tc.name: tc.value}))
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("want *ConfigError, got %v", err)
+			}
+			if ce.Name != tc.name || ce.Value != tc.value {
+				t.Fatalf("error names %s=%q, want %s=%q", ce.Name, ce.Value, tc.name, tc.value)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.name) || !strings.Contains(msg, tc.value) {
+				t.Fatalf("message %q must name %s and %q", msg, tc.name, tc.value)
+			}
+		})
+	}
+}
+
+func TestEverySettingIsDocumented(t *testing.T) {
+	var b strings.Builder
+	printUsage(&b)
+	for _, s := range settings {
+		if !strings.Contains(b.String(), s.name) {
+			t.Errorf("help does not list %s", s.name)
+		}
+		if s.help == "" {
+			t.Errorf("%s has no help text", s.name)
+		}
+		// The default itself must parse, or the program could not start.
+		var c Config
+		if err := s.parse(&c, s.def); err != nil {
+			t.Errorf("default of %s (%q) is invalid: %v", s.name, s.def, err)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package app
+
+import (
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Bodies that never change are encoded once. The first two match the Rust
+// template this service replaces byte for byte, so existing clients and
+// load-balancer checks keep working.
+var (
+	rootBody      = []byte(`{"key":"key","value":"value"}`)
+	healthyBody   = []byte(`{"key":"healthy","value":"healthy"}`)
+	unhealthyBody = []byte(`{"key":"unhealthy","value":"shutting down"}`)
+	liveBody      = []byte(`{"status":"live"}`)
+	readyBody     = []byte(`{"status":"ready"}`)
+	drainingBody  = []byte(`{"status":"shutting down"}`)
+)
+
+// handlers serve the endpoints listed in routes.go.
+type handlers struct {
+	draining    *atomic.Bool // set once shutdown begins
+	versionBody []byte
+	maxSleep    time.Duration
+}
+
+func sendJSON(c *fiber.Ctx, status int, body []byte) error {
+	c.Status(status)
+	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
+	return c.Send(body)
+}
+
+func (h *handlers) root(c *fiber.Ctx) error {
+	return sendJSON(c, fiber.StatusOK, rootBody)
+}
+
+func (h *handlers) health(c *fiber.Ctx) error {
+	if h.draining.Load() {
+		return sendJSON(c, fiber.StatusServiceUnavailable, unhealthyBody)
+	}
+	return sendJSON(c, fiber.StatusOK, healthyBody)
+}
+
+// livez stays 200 while draining: the process is alive and must not be
+// restarted, only taken out of rotation.
+func (h *handlers) livez(c *fiber.Ctx) error {
+	return sendJSON(c, fiber.StatusOK, liveBody)
+}
+
+func (h *handlers) readyz(c *fiber.Ctx) error {
+	if h.draining.Load() {
+		return sendJSON(c, fiber.StatusServiceUnavailable, drainingBody)
+	}
+	return sendJSON(c, fiber.StatusOK, readyBody)
+}
+
+func (h *handlers) version(c *fiber.Ctx) error {
+	return sendJSON(c, fiber.StatusOK, h.versionBody)
+}
+
+// debugSleep holds a request open for ?d= (default 1s, at most
+// SHUTDOWN_TIMEOUT), to watch a drain happen.
+func (h *handlers) debugSleep(c *fiber.Ctx) error {
+	d := time.Second
+	if q := c.Query("d"); q != "" {
+		var err error
+		if d, err = time.ParseDuration(q); err != nil || d < 0 || d > h.maxSleep {
+			return fiber.NewError(fiber.StatusBadRequest, "d must be a duration from 0 to "+h.maxSleep.String())
+		}
+	}
+	// A plain sleep, not cut short by shutdown: it stands for real work
+	// that a drain has to wait for.
+	time.Sleep(d)
+	body, _ := json.Marshal(map[string]string{"slept": d.String()})
+	return sendJSON(c, fiber.StatusOK, body)
+}
+
+func (h *handlers) debugPanic(*fiber.Ctx) error {
+	panic("debug panic requested")
+}

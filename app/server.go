@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// service is the Fiber app plus the state that shutdown changes.
+type service struct {
+	app      *fiber.App
+	draining *atomic.Bool
+}
+
+// newService builds the app; every fasthttp/Fiber knob we rely on is set here.
+func newService(cfg Config, events, access *slog.Logger) *service {
+	draining := new(atomic.Bool)
+	ids := newRequestIDs()
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true, // we log one JSON line instead
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		BodyLimit:             cfg.BodyLimit,
+		ReadBufferSize:        cfg.ReadBufferSize,
+		Concurrency:           cfg.MaxConns,
+		// Without trusted proxies, X-Forwarded-For is ignored entirely.
+		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg),
+		EnableIPValidation:      true,
+		ErrorHandler:            errorHandler(ids, events),
+	})
+	srv := app.Server()
+	srv.CloseOnShutdown = true // in-flight keep-alive responses say Connection: close
+	srv.Logger = fasthttpLogger{events}
+
+	app.Use(ids.middleware(draining))
+	if cfg.AccessLog {
+		app.Use(accessLog(access))
+	}
+	app.Use(recoverPanics(events))
+
+	h := &handlers{draining: draining, versionBody: currentBuild().JSON(), maxSleep: cfg.ShutdownTimeout}
+	registerRoutes(app, routes(h, cfg.DebugRoutes))
+	return &service{app: app, draining: draining}
+}
+
+func proxyHeader(cfg Config) string {
+	if len(cfg.TrustedProxies) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
+}
+
+// errorHandler answers every error, from handlers and from fasthttp's
+// parser alike, with a JSON body. It never echoes request data back.
+func errorHandler(ids *requestIDs, log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		code := fiber.StatusInternalServerError
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			code = fe.Code
+		} else {
+			log.Error("request failed", "err", err, "request_id", requestIDOf(c), "path", c.Path())
+		}
+		if len(c.Response().Header.Peek(fiber.HeaderXRequestID)) == 0 {
+			ids.set(c) // a parse error skipped the middleware
+		}
+		body := fmt.Appendf(nil, `{"status":%d,"error":%q,"request_id":%q}`,
+			code, http.StatusText(code), requestIDOf(c))
+		return sendJSON(c, code, body)
+	}
+}
+
+// fasthttpLogger routes fasthttp's own messages (mostly client errors such
+// as timeouts and resets) to slog at debug level, where they belong.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "source", "fasthttp")
+}
+
+// serve listens, serves until SIGTERM or SIGINT, then drains: /readyz and
+// /health turn 503, the listener closes after SHUTDOWN_DELAY, and requests
+// in flight get SHUTDOWN_TIMEOUT to finish. A second signal exits at once.
+func serve(cfg Config, events, access *slog.Logger) int {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(signals)
+
+	// Our own listener: Fiber's default network is tcp4, and we want IPv6 too.
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		events.Error("cannot listen", "err", err)
+		return 1
+	}
+	svc := newService(cfg, events, access)
+	b := currentBuild()
+	events.Info("listening", "addr", ln.Addr().String(), "version", b.Version, "commit", b.Commit,
+		"go", b.GoVersion, "os", b.OS, "arch", b.Arch, "pid", os.Getpid())
+	if cfg.DebugRoutes {
+		events.Warn("debug routes are on: /debug/sleep and /debug/panic")
+	}
+
+	served := make(chan error, 1)
+	go func() { served <- svc.app.Listener(ln) }()
+
+	var sig os.Signal
+	select {
+	case err := <-served:
+		events.Error("server stopped", "err", err)
+		return 1
+	case sig = <-signals:
+	}
+
+	start := time.Now()
+	svc.draining.Store(true)
+	events.Info("shutting down", "signal", sig.String(), "delay", cfg.ShutdownDelay.String(),
+		"timeout", cfg.ShutdownTimeout.String())
+
+	// fasthttp's Serve returns as soon as the listener closes, before busy
+	// handlers finish, so the wait happens here, on Shutdown itself.
+	drained := make(chan error, 1)
+	go func() {
+		time.Sleep(cfg.ShutdownDelay)
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		drained <- svc.app.ShutdownWithContext(ctx)
+	}()
+
+	select {
+	case err := <-drained:
+		if err != nil {
+			events.Error("shutdown timed out; open connections were dropped", "err", err,
+				"after", time.Since(start).String())
+			return 1
+		}
+		events.Info("stopped", "after", time.Since(start).String())
+		return 0
+	case sig = <-signals:
+		events.Warn("second signal, exiting now", "signal", sig.String())
+		if s, ok := sig.(syscall.Signal); ok {
+			return 128 + int(s)
+		}
+		return 1
+	}
+}
