@@ -2,7 +2,10 @@ module github.com/example/fiber-service
 
 go 1.26.0
 
-require github.com/gofiber/fiber/v2 v2.52.15
+require (
+	github.com/gofiber/fiber/v2 v2.52.15
+	github.com/valyala/fasthttp v1.78.0
+)
 
 require (
 	github.com/clipperhouse/uax29/v2 v2.7.0 // indirect
@@ -13,6 +16,5 @@ require (
 	github.com/mattn/go-runewidth v0.0.31 // indirect
 	github.com/molecule-man/go-brrr v1.3.1 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
-	github.com/valyala/fasthttp v1.78.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )
