@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // service is the Fiber app plus the state that shutdown changes.
@@ -45,6 +46,7 @@ func newService(cfg Config, events, access *slog.Logger) *service {
 	srv := app.Server()
 	srv.CloseOnShutdown = true // in-flight keep-alive responses say Connection: close
 	srv.Logger = fasthttpLogger{events}
+	srv.Handler = answerUnknownMethods(app, srv.Handler)
 
 	app.Use(ids.middleware(draining))
 	if cfg.AccessLog {
@@ -81,6 +83,26 @@ func errorHandler(ids *requestIDs, log *slog.Logger) fiber.ErrorHandler {
 		body := fmt.Appendf(nil, `{"status":%d,"error":%q,"request_id":%q}`,
 			code, http.StatusText(code), requestIDOf(c))
 		return sendJSON(c, code, body)
+	}
+}
+
+// answerUnknownMethods wraps Fiber's handler: Fiber answers a method it does
+// not know (PROPFIND, lowercase get) with a bare text 400 before any
+// middleware runs. RFC 9110 asks for 501, and we want our JSON and
+// X-Request-ID on every answer.
+func answerUnknownMethods(app *fiber.App, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		for _, m := range fiber.DefaultMethods {
+			if string(ctx.Method()) == m {
+				next(ctx)
+				return
+			}
+		}
+		c := app.AcquireCtx(ctx)
+		defer app.ReleaseCtx(c)
+		if err := app.ErrorHandler(c, fiber.ErrNotImplemented); err != nil {
+			ctx.Error("Not Implemented", fiber.StatusNotImplemented)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +24,11 @@ import (
 var serverBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// Fuzz workers are child processes that only run the fuzz target.
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "server-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
