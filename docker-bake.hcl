@@ -1,0 +1,150 @@
+# docker buildx bake            -> image for linux/amd64 + linux/arm64 (add --push)
+# docker buildx bake image-local -> host platform only, loaded into `docker images`
+# docker buildx bake binaries    -> ./dist/<os>_<arch>/server
+# docker buildx bake validate test
+# Every variable can be set from the environment, e.g. TAG=1.2.3 docker buildx bake.
+
+variable "REGISTRY" {
+  # e.g. ghcr.io/acme or 123456789012.dkr.ecr.eu-west-1.amazonaws.com
+  default = ""
+}
+variable "IMAGE" {
+  default = "fiber-service"
+}
+variable "TAG" {
+  default = "latest"
+}
+variable "VERSION" {
+  default = "dev"
+}
+variable "COMMIT" {
+  # CI sets it to the git SHA (GitHub Actions: GITHUB_SHA).
+  default = GITHUB_SHA != "" ? GITHUB_SHA : "unknown"
+}
+variable "GITHUB_SHA" {
+  default = ""
+}
+variable "SOURCE_URL" {
+  default = "https://github.com/example/fiber-service"
+}
+variable "GO_VERSION" {
+  default = "1.26"
+}
+variable "ALPINE_VERSION" {
+  default = "3.23"
+}
+variable "PLATFORMS" {
+  default = "linux/amd64,linux/arm64"
+}
+variable "SOURCE_DATE_EPOCH" {
+  # Seconds since 1970. Set (e.g. to the commit time) for reproducible builds:
+  # it fixes the binary's buildTime, the created label and, with
+  # rewrite-timestamp=true on the output, every file time in the layers.
+  default = ""
+}
+variable "CACHE" {
+  # "" = no external cache, "gha" = GitHub Actions cache,
+  # anything else = registry repository for type=registry cache (mode=max).
+  default = ""
+}
+variable "ALPINE_DIGEST" {
+  # Optional base image pins, e.g. sha256:... ; empty = use the tag.
+  default = ""
+}
+variable "GOLANG_DIGEST" {
+  default = ""
+}
+
+function "image_ref" {
+  params = [tag]
+  result = "${REGISTRY != "" ? "${REGISTRY}/" : ""}${IMAGE}:${tag}"
+}
+
+function "cache_from" {
+  params = [scope]
+  result = CACHE == "" ? [] : CACHE == "gha" ? ["type=gha,scope=${scope}"] : ["type=registry,ref=${CACHE}:${scope}"]
+}
+
+function "cache_to" {
+  params = [scope]
+  result = CACHE == "" ? [] : CACHE == "gha" ? ["type=gha,scope=${scope},mode=max"] : ["type=registry,ref=${CACHE}:${scope},mode=max"]
+}
+
+group "default" {
+  targets = ["image"]
+}
+
+group "ci" {
+  targets = ["validate", "test"]
+}
+
+target "_common" {
+  context    = "."
+  dockerfile = "Dockerfile"
+  args = {
+    GO_VERSION     = GO_VERSION
+    ALPINE_VERSION = ALPINE_VERSION
+    VERSION        = VERSION
+    COMMIT         = COMMIT
+    SOURCE_URL     = SOURCE_URL
+    # created label: from SOURCE_DATE_EPOCH when set, else now.
+    BUILD_TIME = SOURCE_DATE_EPOCH != "" ? timeadd("1970-01-01T00:00:00Z", "${SOURCE_DATE_EPOCH}s") : timestamp()
+    # null drops the arg, so BuildKit only sees SOURCE_DATE_EPOCH when set.
+    SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : null
+  }
+  # Base image pins: a named context replaces the FROM reference of that name.
+  contexts = {
+    for name, ref in {
+      "alpine:${ALPINE_VERSION}"                    = ALPINE_DIGEST != "" ? "docker-image://alpine:${ALPINE_VERSION}@${ALPINE_DIGEST}" : ""
+      "golang:${GO_VERSION}-alpine${ALPINE_VERSION}" = GOLANG_DIGEST != "" ? "docker-image://golang:${GO_VERSION}-alpine${ALPINE_VERSION}@${GOLANG_DIGEST}" : ""
+    } : name => ref if ref != ""
+  }
+}
+
+# Filled in by docker/metadata-action (tags, labels) in GitHub Actions when its
+# bake file is passed to docker/bake-action; empty locally.
+target "docker-metadata-action" {}
+
+# Default tags; inherited before docker-metadata-action so its tags win.
+target "_tags" {
+  tags = [image_ref(TAG)]
+}
+
+target "image" {
+  inherits   = ["_common", "_tags", "docker-metadata-action"]
+  target     = "image"
+  platforms  = split(",", PLATFORMS)
+  attest     = ["type=provenance,mode=max", "type=sbom"]
+  cache-from = cache_from("image")
+  cache-to   = cache_to("image")
+}
+
+# Host platform only, into the local Docker image store (`docker run` works).
+target "image-local" {
+  inherits   = ["_common", "_tags", "docker-metadata-action"]
+  target     = "image"
+  output     = ["type=docker"]
+  cache-from = cache_from("image")
+}
+
+target "binaries" {
+  inherits   = ["_common"]
+  target     = "binaries"
+  platforms  = split(",", PLATFORMS)
+  # platform-split=true: dist/<os>_<arch>/server even for a single platform.
+  output     = ["type=local,dest=./dist,platform-split=true"]
+  cache-from = cache_from("image")
+}
+
+target "test" {
+  inherits   = ["_common"]
+  target     = "test"
+  output     = ["type=cacheonly"]
+  cache-from = cache_from("image")
+}
+
+# Dockerfile build checks only (the Dockerfile sets check=error=true).
+target "validate" {
+  inherits = ["_common"]
+  call     = "check"
+}

@@ -1,0 +1,14 @@
+//go:build tools
+
+// Package tools pins the BuildKit and buildx versions that the offline image
+// build (scripts/lib/buildkit.sh) compiles from source. `go install pkg@v` is
+// refused for these modules because their go.mod files carry exclude
+// directives, so they are built from this module with `go build`.
+package tools
+
+import (
+	_ "github.com/docker/buildx/cmd/buildx"
+	_ "github.com/moby/buildkit/cmd/buildctl"
+	_ "github.com/moby/buildkit/cmd/buildkitd"
+	_ "github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend"
+)
