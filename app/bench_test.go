@@ -16,8 +16,9 @@ func benchmarkPath(b *testing.B, accessLog, path string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	handler := newService(cfg, logger, logger).app.Handler()
+	events := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	access := slog.New(&flatJSONHandler{w: io.Discard}) // as in production (LOG_FORMAT=json)
+	handler := newService(cfg, events, access).app.Handler()
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("GET")
 	ctx.Request.SetRequestURI(path)
