@@ -3,7 +3,11 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +51,45 @@ func TestFlatJSONHandlerWithAttrsFallsBack(t *testing.T) {
 	slog.New(&flatJSONHandler{w: &buf}).With("svc", "x").WithGroup("g").Info("hi", "k", 1)
 	if !strings.Contains(buf.String(), `"svc":"x","g":{"k":1}`) {
 		t.Fatalf("got %s", buf.String())
+	}
+}
+
+// The access line appended from the request's bytes must carry the same
+// fields as the slog record it replaces.
+func TestAccessLineFastPathMatchesSlogRecord(t *testing.T) {
+	for _, env := range []map[string]string{nil, {"TRUSTED_PROXIES": "0.0.0.0/0,::/0"}} {
+		cfg, err := loadConfig(envOf(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := func(access slog.Handler, buf *bytes.Buffer) map[string]any {
+			events := slog.New(slog.NewJSONHandler(io.Discard, nil))
+			svc := newService(cfg, events, slog.New(access))
+			req := httptest.NewRequest("GET", "/nope/%22quoted%22/%E2%9C%93/%0A", nil)
+			req.Header.Set("X-Request-ID", "fixed-id-1")
+			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			if _, err := svc.app.Test(req, -1); err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+				t.Fatalf("not one JSON line: %q: %v", buf.String(), err)
+			}
+			if lat, _ := m["latency"].(float64); lat <= 0 {
+				t.Errorf("latency %v", m["latency"])
+			}
+			delete(m, "time")
+			delete(m, "latency")
+			return m
+		}
+		var slow, fast bytes.Buffer
+		want := line(slog.NewJSONHandler(&slow, nil), &slow)
+		got := line(&flatJSONHandler{w: &fast}, &fast)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("TRUSTED_PROXIES=%q:\n got %v\nwant %v", env["TRUSTED_PROXIES"], got, want)
+		}
+		if want["path"] != "/nope/%22quoted%22/%E2%9C%93/%0A" || want["status"] != float64(404) {
+			t.Errorf("unexpected line %v", want)
+		}
 	}
 }

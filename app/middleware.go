@@ -82,13 +82,16 @@ func (g *requestIDs) middleware(draining *atomic.Bool) fiber.Handler {
 }
 
 // accessLog writes one line per request. It renders errors itself (as
-// Fiber's own logger does) so that the line carries the final status.
+// Fiber's own logger does) so that the line carries the final status. The
+// start time is the one fasthttp took when the request arrived.
 //
-// Per request it reads the clock once (for the record; the start time is
-// the one fasthttp took when the request arrived) and allocates three
-// times: the request ID and client IP strings, and the attributes beyond
-// the five a slog.Record holds inline.
-func accessLog(log *slog.Logger) fiber.Handler {
+// With the JSON access handler (LOG_FORMAT=json, the default) the line is
+// appended straight from the request's bytes, without allocating: through
+// slog.Record it cost a fifth of the server's CPU and three allocations per
+// request. Other handlers get an ordinary slog record. proxied says
+// whether TRUSTED_PROXIES is set (so the client IP may come from a header).
+func accessLog(log *slog.Logger, proxied bool) fiber.Handler {
+	fast, _ := log.Handler().(*flatJSONHandler)
 	handler := log.Handler()
 	return func(c *fiber.Ctx) error {
 		if err := c.Next(); err != nil {
@@ -96,13 +99,18 @@ func accessLog(log *slog.Logger) fiber.Handler {
 				_ = c.SendStatus(fiber.StatusInternalServerError)
 			}
 		}
-		r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+		now := time.Now()
+		if fast != nil {
+			_ = fast.logRequest(c, now, proxied)
+			return nil
+		}
+		r := slog.NewRecord(now, slog.LevelInfo, "request", 0)
 		r.AddAttrs(
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),
 			slog.Int("status", c.Response().StatusCode()),
-			slog.Duration("latency", r.Time.Sub(c.Context().Time())),
+			slog.Duration("latency", now.Sub(c.Context().Time())),
 			slog.Int("bytes", len(c.Response().Body())),
 			slog.String("client_ip", c.IP()),
 		)

@@ -50,7 +50,7 @@ func newService(cfg Config, events, access *slog.Logger) *service {
 
 	app.Use(ids.middleware(draining))
 	if cfg.AccessLog {
-		app.Use(accessLog(access))
+		app.Use(accessLog(access, len(cfg.TrustedProxies) > 0))
 	}
 	app.Use(recoverPanics(events))
 
