@@ -174,19 +174,9 @@ bb_golang_arm64() {
   mkdir -p "$ctx"
   rootfs="$(find "$ALPINE_ROOTFS_DIR" -maxdepth 1 -name 'alpine-minirootfs-*-aarch64.tar.gz' | sort | tail -n1)"
   [ -n "$rootfs" ] || die "no aarch64 minirootfs in $ALPINE_ROOTFS_DIR"
-  cp "$rootfs" "$ctx/rootfs.tar.gz"
+  cp "$rootfs" "$ctx/rootfs-arm64.tar.gz"
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
-  cat >"$ctx/Dockerfile" <<'EOF'
-FROM scratch
-ADD rootfs.tar.gz /
-COPY --from=goroot / /usr/local/go
-COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-ARG GOPROXY GOFLAGS
-ENV GOPATH=/go GOTOOLCHAIN=local GOPROXY=${GOPROXY} GOFLAGS=${GOFLAGS} \
-    PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-WORKDIR /go
-CMD ["/bin/sh"]
-EOF
+  bk_go_standin_dockerfile >"$ctx/Dockerfile"
   { cat "$ctx/Dockerfile" /etc/ssl/certs/ca-certificates.crt; sha256sum <"$rootfs"; echo "$gover ${GOPROXY:-} ${GOFLAGS:-}"; } >"$ctx.key"
   bk_standin golang-arm64 "$ctx.key" "$ctx" --opt platform=linux/arm64 \
     --local "goroot=$tc" --opt context:goroot=local:goroot \

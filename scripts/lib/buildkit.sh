@@ -158,6 +158,24 @@ bk_standin() {
   printf '%s@%s\n' "$dir" "$(jq -r '.manifests[0].digest' "$dir/index.json")"
 }
 
+# bk_go_standin_dockerfile: the Dockerfile of a Go builder stand-in: the
+# Alpine rootfs-$TARGETARCH.tar.gz of its context, a Go toolchain from the
+# named context "goroot", and the host CA bundle.
+bk_go_standin_dockerfile() {
+  cat <<'EOF'
+FROM scratch
+ARG TARGETARCH
+ADD rootfs-${TARGETARCH}.tar.gz /
+COPY --from=goroot / /usr/local/go
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+ARG GOPROXY GOFLAGS
+ENV GOPATH=/go GOTOOLCHAIN=local GOPROXY=${GOPROXY} GOFLAGS=${GOFLAGS} \
+    PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+WORKDIR /go
+CMD ["/bin/sh"]
+EOF
+}
+
 # bk_standins: makes the alpine, golang and docker/dockerfile stand-ins and sets
 # BK_BAKE_ARGS to the bake flags that map the Dockerfile's real image names to
 # them. The names come from the bake file (so env overrides are honoured).
@@ -197,18 +215,7 @@ EOF
   host_arch="$(go env GOARCH)"
   cp "$work/alpine/rootfs-$host_arch.tar.gz" "$work/golang/"
   cp /etc/ssl/certs/ca-certificates.crt "$work/golang/"
-  cat >"$work/golang/Dockerfile" <<'EOF'
-FROM scratch
-ARG TARGETARCH
-ADD rootfs-${TARGETARCH}.tar.gz /
-COPY --from=goroot / /usr/local/go
-COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-ARG GOPROXY GOFLAGS
-ENV GOPATH=/go GOTOOLCHAIN=local GOPROXY=${GOPROXY} GOFLAGS=${GOFLAGS} \
-    PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-WORKDIR /go
-CMD ["/bin/sh"]
-EOF
+  bk_go_standin_dockerfile >"$work/golang/Dockerfile"
   {
     cat "$work/golang/Dockerfile" "$work/alpine.key" /etc/ssl/certs/ca-certificates.crt
     echo "$goroot $(go version) ${GOPROXY:-} ${GOFLAGS:-}"
