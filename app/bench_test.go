@@ -17,7 +17,7 @@ func benchmarkPath(b *testing.B, accessLog, path string) {
 		b.Fatal(err)
 	}
 	events := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	access := slog.New(&flatJSONHandler{w: io.Discard}) // as in production (LOG_FORMAT=json)
+	access := slog.New(newAccessHandler(io.Discard)) // as in production (LOG_FORMAT=json)
 	handler := newService(cfg, events, access).app.Handler()
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("GET")

@@ -91,7 +91,7 @@ func (g *requestIDs) middleware(draining *atomic.Bool) fiber.Handler {
 // request. Other handlers get an ordinary slog record. proxied says
 // whether TRUSTED_PROXIES is set (so the client IP may come from a header).
 func accessLog(log *slog.Logger, proxied bool) fiber.Handler {
-	fast, _ := log.Handler().(*flatJSONHandler)
+	fast, _ := log.Handler().(*accessHandler)
 	handler := log.Handler()
 	return func(c *fiber.Ctx) error {
 		if err := c.Next(); err != nil {
