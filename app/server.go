@@ -91,8 +91,9 @@ func errorHandler(ids *requestIDs, log *slog.Logger) fiber.ErrorHandler {
 // middleware runs. RFC 9110 asks for 501, and we want our JSON and
 // X-Request-ID on every answer.
 func answerUnknownMethods(app *fiber.App, next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	known := app.Config().RequestMethods // the list Fiber's own check uses
 	return func(ctx *fasthttp.RequestCtx) {
-		for _, m := range fiber.DefaultMethods {
+		for _, m := range known {
 			if string(ctx.Method()) == m {
 				next(ctx)
 				return
