@@ -86,7 +86,7 @@ bb_context_name() { # bb_context_name PREFIX: full context name starting with PR
 # bb_image_sizes OCI.tar: one raw "image" record per platform. Base layers are
 # those whose digests the alpine stand-in has; the rest are ours.
 bb_image_sizes() {
-  local file="$1" alpine dir digest index platform manifest layer size usize base_digests f
+  local file="$1" alpine dir digest platform manifest layer size usize base_digests f
   alpine="$(bb_context "$(bb_context_name alpine:)")"
   alpine="${alpine#oci-layout://}"
   dir="${alpine%@*}"
@@ -94,10 +94,7 @@ bb_image_sizes() {
   base_digests="$(for f in "$dir"/blobs/sha256/*; do
     jq -r '.layers[]?.digest' "$f" 2>/dev/null || true
   done | sort -u)"
-  index="$(tar -xOf "$file" index.json | jq -r '.manifests[0].digest')"
-  tar -xOf "$file" "blobs/${index/://}" |
-    jq -r '.manifests[] | select(.platform.os != "unknown")
-      | "\(.platform.os)/\(.platform.architecture)\(if .platform.variant then "/" + .platform.variant else "" end) \(.digest)"' |
+  bk_oci_manifests "$file" |
     while read -r platform digest; do
       manifest="$(tar -xOf "$file" "blobs/${digest/://}")"
       local bc=0 bu=0 ac=0 au=0 bn=0 an=0 n i=0 cfg
@@ -105,7 +102,7 @@ bb_image_sizes() {
       cfg="$(jq '.config.size' <<<"$manifest")"
       while read -r layer size; do
         i=$((i + 1))
-        usize="$(tar -xOf "$file" "blobs/${layer/://}" | gzip -dc | wc -c)"
+        usize="$(bk_oci_uncompressed "$file" "$layer")"
         if grep -qxF "$layer" <<<"$base_digests" || { [ -z "$base_digests" ] && [ "$i" -lt "$n" ]; }; then
           bc=$((bc + size)) bu=$((bu + usize)) bn=$((bn + 1))
         else

@@ -247,20 +247,33 @@ EOF
 }
 
 # --- OCI archive inspection ----------------------------------------------------
-# bk_oci_platforms FILE: one line per image manifest (attestations skipped):
-#   os/arch[/variant] manifest-digest compressed-bytes uncompressed-bytes
-bk_oci_platforms() {
-  local file="$1" index digest platform manifest layer comp uncomp
+# bk_oci_manifests FILE: one line per image manifest of the archive's index
+# (attestation manifests, platform unknown/unknown, skipped):
+#   os/arch[/variant] manifest-digest
+bk_oci_manifests() {
+  local file="$1" index
   index="$(tar -xOf "$file" index.json | jq -r '.manifests[0].digest')"
   tar -xOf "$file" "blobs/${index/://}" |
     jq -r '.manifests[] | select(.platform.os != "unknown")
-      | "\(.platform.os)/\(.platform.architecture)\(if .platform.variant then "/" + .platform.variant else "" end) \(.digest)"' |
+      | "\(.platform.os)/\(.platform.architecture)\(if .platform.variant then "/" + .platform.variant else "" end) \(.digest)"'
+}
+
+# bk_oci_uncompressed FILE DIGEST: the size of a gzip layer once unpacked.
+bk_oci_uncompressed() {
+  tar -xOf "$1" "blobs/${2/://}" | gzip -dc | wc -c
+}
+
+# bk_oci_platforms FILE: one line per image manifest (attestations skipped):
+#   os/arch[/variant] manifest-digest compressed-bytes uncompressed-bytes
+bk_oci_platforms() {
+  local file="$1" digest platform manifest layer comp uncomp
+  bk_oci_manifests "$file" |
     while read -r platform digest; do
       manifest="$(tar -xOf "$file" "blobs/${digest/://}")"
       comp="$(jq '[.config.size] + [.layers[].size] | add' <<<"$manifest")"
       uncomp=0
       for layer in $(jq -r '.layers[].digest' <<<"$manifest"); do
-        uncomp=$((uncomp + $(tar -xOf "$file" "blobs/${layer/://}" | gzip -dc | wc -c)))
+        uncomp=$((uncomp + $(bk_oci_uncompressed "$file" "$layer")))
       done
       printf '%s %s %s %s\n' "$platform" "$digest" "$comp" "$uncomp"
     done
