@@ -31,21 +31,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- apt packages --------------------------------------------------------------
+# shellcheck source=scripts/lib/deps.sh
+. "$ROOT/scripts/lib/deps.sh"
 # command -> Debian package
 BK_APT_DEPS=(runc:runc skopeo:skopeo umoci:umoci jq:jq
   qemu-aarch64-static:qemu-user-static file:file curl:curl)
 
-bk_apt_deps() {
-  local dep missing=()
-  for dep in "${BK_APT_DEPS[@]}"; do
-    command -v "${dep%%:*}" >/dev/null 2>&1 || missing+=("${dep#*:}")
-  done
-  ((${#missing[@]})) || return 0
-  [ "$(id -u)" = 0 ] || bk_die "missing packages (${missing[*]}); run as root or install them"
-  bk_log "installing apt packages: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+bk_apt_deps() { need_commands "${BK_APT_DEPS[@]}"; }
 
 # --- tools (buildkitd, buildctl, buildx, dockerfile-frontend) ------------------
 # Sets BK_BIN. The directory name carries the pinned versions plus a hash of

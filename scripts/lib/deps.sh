@@ -1,14 +1,14 @@
 # shellcheck shell=bash
 # Installs Debian packages on first use, so every script works on a fresh
-# machine. Sourced by scripts/test and .ci/run.
+# machine. Sourced by scripts/test and scripts/lib/buildkit.sh (and so by
+# build-image, e2e-image and bench/run).
 
-apt_updated=false
-
-# ensure_apt_packages PKG...: installs the packages that are not installed.
-ensure_apt_packages() {
-	local pkg missing=()
-	for pkg in "$@"; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+# need_commands CMD:PACKAGE...: installs the package of every command that is
+# not on PATH (apt-get, as root).
+need_commands() {
+	local dep missing=()
+	for dep in "$@"; do
+		command -v "${dep%%:*}" >/dev/null 2>&1 || missing+=("${dep#*:}")
 	done
 	((${#missing[@]})) || return 0
 	if [[ "$(id -u)" != 0 ]]; then
@@ -16,9 +16,6 @@ ensure_apt_packages() {
 		return 1
 	fi
 	echo "installing Debian packages: ${missing[*]}" >&2
-	if [[ "$apt_updated" == false ]]; then
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq
-		apt_updated=true
-	fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
