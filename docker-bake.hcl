@@ -35,6 +35,15 @@ variable "ALPINE_VERSION" {
 }
 variable "PLATFORMS" {
   default = "linux/amd64,linux/arm64"
+  # Each platform needs a runtime-<arch> stage in the Dockerfile.
+  validation {
+    condition     = length(setsubtract(split(",", PLATFORMS), SUPPORTED_PLATFORMS)) == 0
+    error_message = "PLATFORMS=${PLATFORMS} names a platform with no runtime stage in the Dockerfile; supported: ${join(",", SUPPORTED_PLATFORMS)}"
+  }
+}
+variable "SUPPORTED_PLATFORMS" {
+  # The Dockerfile's runtime-<arch> stages.
+  default = ["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/arm/v6"]
 }
 variable "SOURCE_DATE_EPOCH" {
   # Seconds since 1970. Set (e.g. to the commit time) for reproducible builds:
@@ -46,6 +55,17 @@ variable "CACHE" {
   # "" = no external cache, "gha" = GitHub Actions cache,
   # anything else = registry repository for type=registry cache (mode=max).
   default = ""
+}
+variable "ATTESTATIONS" {
+  # false: no provenance and no SBOM manifests in the index, for consumers
+  # that reject the unknown/unknown entries (docker manifest, older registries
+  # and serverless runtimes).
+  default = true
+}
+variable "SBOM" {
+  # false: provenance only. The SBOM generator is an image
+  # (docker/buildkit-syft-scanner) the builder must be able to pull.
+  default = true
 }
 variable "ALPINE_DIGEST" {
   # Optional base image pins, e.g. sha256:... ; empty = use the tag.
@@ -114,7 +134,10 @@ target "image" {
   inherits   = ["_common", "_tags", "docker-metadata-action"]
   target     = "image"
   platforms  = split(",", PLATFORMS)
-  attest     = ["type=provenance,mode=max", "type=sbom"]
+  attest = [
+    ATTESTATIONS ? "type=provenance,mode=max" : "type=provenance,disabled=true",
+    ATTESTATIONS && SBOM ? "type=sbom" : "type=sbom,disabled=true",
+  ]
   cache-from = cache_from("image")
   cache-to   = cache_to("image")
 }
