@@ -1,7 +1,8 @@
 // Command chart draws docs/bench.svg from docs/bench-results.json: requests/s
-// of the four servers at each connection count (GET /), and the arm64 build
-// time cross-compiled versus emulated. The SVG is written by hand, with no
-// dependencies, so it renders the same on GitHub and in any browser.
+// of each server of scripts/bench/results at each connection count (GET /),
+// and the arm64 build time cross-compiled versus emulated. The SVG is written
+// by hand, with no dependencies, so it renders the same on GitHub and in any
+// browser.
 //
 // Usage:
 //
@@ -9,7 +10,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"html"
@@ -17,59 +17,19 @@ import (
 	"os"
 	"sort"
 	"strings"
-)
 
-type results struct {
-	Meta struct {
-		CPU   string `json:"cpu"`
-		Cores int    `json:"cores"`
-	} `json:"meta"`
-	Service *struct {
-		Data struct {
-			Rounds   int `json:"rounds"`
-			Duration int `json:"duration_s"`
-			Summary  []struct {
-				Server string  `json:"server"`
-				Conns  int     `json:"conns"`
-				Path   string  `json:"path"`
-				RPS    float64 `json:"rps_median"`
-				RPSMin float64 `json:"rps_min"`
-				RPSMax float64 `json:"rps_max"`
-			} `json:"summary"`
-		} `json:"data"`
-	} `json:"service"`
-	Build *struct {
-		Data []struct {
-			Name       string  `json:"name"`
-			Seconds    float64 `json:"seconds"`
-			LowerBound bool    `json:"lower_bound"`
-		} `json:"data"`
-	} `json:"build"`
-}
-
-var (
-	labels = map[string]string{
-		"a": "(a) service, access log on",
-		"b": "(b) service, ACCESS_LOG=false",
-		"c": "(c) minimal Fiber v2",
-		"d": "(d) net/http",
-	}
-	colors = map[string]string{"a": "#4e79a7", "b": "#59a14f", "c": "#f28e2b", "d": "#9c9c9c"}
+	"github.com/example/fiber-service/scripts/bench/results"
 )
 
 func main() {
 	in := flag.String("in", "docs/bench-results.json", "results JSON written by scripts/bench/report")
 	out := flag.String("out", "docs/bench.svg", "SVG to write")
 	flag.Parse()
-	b, err := os.ReadFile(*in)
+	r, err := results.Read(*in)
 	if err != nil {
 		fail(err)
 	}
-	var r results
-	if err := json.Unmarshal(b, &r); err != nil {
-		fail(err)
-	}
-	if err := os.WriteFile(*out, []byte(render(&r)), 0o644); err != nil {
+	if err := os.WriteFile(*out, []byte(render(r)), 0o644); err != nil {
 		fail(err)
 	}
 }
@@ -109,7 +69,10 @@ func human(v float64) string {
 	}
 }
 
-func render(r *results) string {
+// label is a server's name in the legend and the bars' tooltips.
+func label(id string) string { return "(" + id + ") " + results.ServerByID(id).Label }
+
+func render(r *results.Results) string {
 	const (
 		W      = 760
 		left   = 70
@@ -122,7 +85,8 @@ func render(r *results) string {
 		legend = 20
 	)
 	var s strings.Builder
-	height := top1 + h1 + 44 + legend + gap - 30 + 16 + 2*(barH2+10) + 10
+	legendRows := (len(results.Servers) + 1) / 2 // two servers a row
+	height := top1 + h1 + 44 + (legendRows-1)*legend + gap - 30 + 16 + 2*(barH2+10) + 10
 	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif" font-size="12">`+"\n", W, height, W, height)
 	fmt.Fprintf(&s, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 
@@ -178,7 +142,7 @@ func render(r *results) string {
 			bx := x0 + bw*float64(i)
 			by := float64(top1+h1) - bh
 			fmt.Fprintf(&s, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s, %d conns: %.0f req/s</title></rect>`+"\n",
-				bx+2, by, bw-4, bh, colors[x.server], html.EscapeString(labels[x.server]), c, x.rps)
+				bx+2, by, bw-4, bh, results.ServerByID(x.server).Color, html.EscapeString(label(x.server)), c, x.rps)
 			cx := bx + bw/2
 			ylo := float64(top1+h1) - float64(h1)*x.min/ymax
 			yhi := float64(top1+h1) - float64(h1)*x.max/ymax
@@ -187,14 +151,14 @@ func render(r *results) string {
 		}
 		fmt.Fprintf(&s, `<text x="%.1f" y="%d" text-anchor="middle" font-weight="600">%d connections</text>`+"\n", float64(left)+gw*(float64(gi)+0.5), top1+h1+20, c)
 	}
-	// Legend: two rows of two.
+	// Legend: two servers a row.
 	ly := top1 + h1 + 44
-	for i, k := range []string{"a", "b", "c", "d"} {
+	for i, srv := range results.Servers {
 		lx := float64(left) + float64(i%2)*plotW/2
 		y := ly + (i/2)*legend
-		fmt.Fprintf(&s, `<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/><text x="%.1f" y="%d">%s</text>`+"\n", lx, y-10, colors[k], lx+16, y, html.EscapeString(labels[k]))
+		fmt.Fprintf(&s, `<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/><text x="%.1f" y="%d">%s</text>`+"\n", lx, y-10, srv.Color, lx+16, y, html.EscapeString(label(srv.ID)))
 	}
-	ly += legend
+	ly += (legendRows - 1) * legend
 
 	// Panel 2: arm64 image build time, cross-compiled vs emulated.
 	t2 := ly + gap - 30

@@ -3,12 +3,16 @@
 //
 // Usage:
 //
-//	startup [-n 20] [-port 18090] [-path /health] [-cpu 0] [-json] -- CMD [ARGS...]
+//	startup [-n 20] [-port 18090] [-path /health] [-cpu 0] [-idle 300ms] [-timeout 10s] -- CMD [ARGS...]
 //
 // Each start forks CMD (pinned to -cpu when it is >= 0) with PORT set, polls
 // 127.0.0.1:PORT with a raw HTTP/1.1 request in a tight loop until a 200
 // arrives, records the elapsed time, reads VmRSS from /proc/PID/status after a
 // short idle pause, then stops the process with SIGTERM (SIGKILL after 5 s).
+//
+// It prints one JSON object on stdout (the times, the idle RSS figures and
+// their medians), which scripts/bench/run tags with the server and appends to
+// its raw measurements.
 package main
 
 import (
@@ -27,7 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 type result struct {
@@ -86,24 +91,10 @@ func medianF(s []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// setThreadAffinity pins the calling OS thread to one CPU (cpu < 0: all CPUs).
-// A child forked from this thread inherits the mask.
-func setThreadAffinity(cpu int) error {
-	var mask [16]uint64
-	if cpu < 0 {
-		for i := range mask {
-			mask[i] = ^uint64(0)
-		}
-	} else {
-		mask[cpu/64] = 1 << (uint(cpu) % 64)
-	}
-	_, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, unsafe.Sizeof(mask), uintptr(unsafe.Pointer(&mask)))
-	if e != 0 {
-		return e
-	}
-	return nil
-}
-
+// start forks CMD with PORT set. To pin it to cpu (unless cpu < 0) from its
+// first instruction, the fork happens on an OS thread pinned there, whose
+// child inherits the mask; the thread gets its own mask back afterwards, so
+// the probe stays where the caller put it (taskset).
 func start(args []string, port, cpu int) (*exec.Cmd, time.Time, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
@@ -112,10 +103,15 @@ func start(args []string, port, cpu int) (*exec.Cmd, time.Time, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if cpu >= 0 {
-		if err := setThreadAffinity(cpu); err != nil {
-			return nil, time.Time{}, fmt.Errorf("sched_setaffinity: %w", err)
+		var own, pinned unix.CPUSet
+		if err := unix.SchedGetaffinity(0, &own); err != nil {
+			return nil, time.Time{}, fmt.Errorf("sched_getaffinity: %w", err)
 		}
-		defer func() { _ = setThreadAffinity(-1) }()
+		pinned.Set(cpu)
+		if err := unix.SchedSetaffinity(0, &pinned); err != nil {
+			return nil, time.Time{}, fmt.Errorf("sched_setaffinity to CPU %d: %w", cpu, err)
+		}
+		defer func() { _ = unix.SchedSetaffinity(0, &own) }()
 	}
 	t0 := time.Now()
 	err := cmd.Start()
