@@ -45,7 +45,13 @@ func validateAWS(t *testing.T, operation string, files ...string) []string {
 		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(py, append([]string{"validate_aws_request.py", operation}, files...)...)
+	// From the top of the repository, as the README shows it.
+	args := []string{"deploy/validate_aws_request.py", operation}
+	for _, f := range files {
+		args = append(args, filepath.Join("deploy", f))
+	}
+	cmd := exec.Command(py, args...)
+	cmd.Dir = ".."
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	lines := strings.FieldsFunc(string(out), func(r rune) bool { return r == '\n' })
