@@ -10,12 +10,32 @@ need_commands() {
 	for dep in "$@"; do
 		command -v "${dep%%:*}" >/dev/null 2>&1 || missing+=("${dep#*:}")
 	done
-	((${#missing[@]})) || return 0
+	install_packages "${missing[@]}"
+}
+
+# need_python_modules MODULE:PACKAGE...: installs the package of every Python
+# module that neither Debian's python3 (where apt puts it) nor the python3 on
+# PATH can import.
+need_python_modules() {
+	local dep py missing=()
+	for dep in "$@"; do
+		for py in /usr/bin/python3 python3; do
+			"$py" -c "import ${dep%%:*}" >/dev/null 2>&1 && continue 2
+		done
+		missing+=("${dep#*:}")
+	done
+	install_packages "${missing[@]}"
+}
+
+# install_packages PACKAGE...: apt-get install, as root; nothing to do
+# without arguments.
+install_packages() {
+	(($#)) || return 0
 	if [[ "$(id -u)" != 0 ]]; then
-		echo "missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+		echo "missing Debian packages: $* (run as root, or install them)" >&2
 		return 1
 	fi
-	echo "installing Debian packages: ${missing[*]}" >&2
+	echo "installing Debian packages: $*" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }

@@ -1,0 +1,233 @@
+package deploy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Container is how one platform runs the image, read from its deployment
+// file: what a runner needs to start the real image the same way (docker
+// run, runc) and to judge it the way the platform would.
+type Container struct {
+	Source                 string // the file or kustomization it was read from
+	Image                  string
+	Env                    []EnvVar
+	User                   string // uid:gid
+	ReadOnlyRootFilesystem bool
+	CapDrop, CapAdd        []string
+	NoNewPrivileges        bool
+	Port                   int   // the service's port in the container
+	NofileSoft, NofileHard int   // 0: the runtime's default
+	MemoryLimit            int64 // bytes; 0: none for the container alone
+
+	// ECS: the task definition's container health check (the image's
+	// HEALTHCHECK does not count on ECS) and how long ECS waits after
+	// SIGTERM before SIGKILL.
+	HealthCheck *HealthCheck
+	StopTimeout time.Duration
+
+	// Kubernetes: the kubelet polls the probes over HTTP; on deletion it
+	// runs the preStop sleep, then sends SIGTERM, and sends SIGKILL when
+	// TerminationGracePeriod (counted from the start of preStop) runs out.
+	StartupProbe, ReadinessProbe, LivenessProbe *HTTPProbe
+	PreStopSleep                                time.Duration
+	TerminationGracePeriod                      time.Duration
+}
+
+// HealthCheck is a container health check in exec form.
+type HealthCheck struct {
+	Command                        []string // what to execute in the container, without ECS's "CMD"
+	Interval, Timeout, StartPeriod time.Duration
+	Retries                        int
+}
+
+// HTTPProbe is a Kubernetes httpGet probe, with Kubernetes' defaults filled in.
+type HTTPProbe struct {
+	Path                               string
+	Port                               int
+	InitialDelay, Period, Timeout      time.Duration
+	SuccessThreshold, FailureThreshold int
+}
+
+// ECSContainer reads the shipped ECS task definition for arch (amd64 or
+// arm64), with ECS's defaults filled in.
+func ECSContainer(arch string) (Container, error) {
+	td, err := LoadECSTaskDefinition(arch)
+	if err != nil {
+		return Container{}, err
+	}
+	if len(td.ContainerDefinitions) != 1 {
+		return Container{}, fmt.Errorf("%s: want one container", ECSTaskDefinitionFile(arch))
+	}
+	c := td.ContainerDefinitions[0]
+	out := Container{
+		Source:                 ECSTaskDefinitionFile(arch),
+		Image:                  c.Image,
+		Env:                    c.Environment,
+		User:                   c.User,
+		ReadOnlyRootFilesystem: c.ReadonlyRootFilesystem,
+		CapDrop:                c.LinuxParameters.Capabilities.Drop,
+		CapAdd:                 c.LinuxParameters.Capabilities.Add,
+		StopTimeout:            seconds(c.StopTimeout, 30),
+	}
+	if len(c.PortMappings) > 0 {
+		out.Port = c.PortMappings[0].ContainerPort
+	}
+	for _, u := range c.Ulimits {
+		if u.Name == "nofile" {
+			out.NofileSoft, out.NofileHard = u.SoftLimit, u.HardLimit
+		}
+	}
+	if h := c.HealthCheck; h != nil {
+		cmd := h.Command
+		if len(cmd) > 0 && cmd[0] == "CMD" {
+			cmd = cmd[1:]
+		} else {
+			return Container{}, fmt.Errorf("%s: healthCheck.command is not exec form [\"CMD\", ...]", out.Source)
+		}
+		out.HealthCheck = &HealthCheck{
+			Command:     cmd,
+			Interval:    seconds(h.Interval, 30),
+			Timeout:     seconds(h.Timeout, 5),
+			StartPeriod: seconds(h.StartPeriod, 0),
+			Retries:     h.Retries,
+		}
+		if out.HealthCheck.Retries == 0 {
+			out.HealthCheck.Retries = 3
+		}
+	}
+	return out, nil
+}
+
+// KubernetesContainer builds a kustomization (one of Kustomizations) and
+// reads its Deployment's container, with Kubernetes' defaults filled in.
+func KubernetesContainer(kustomization string) (Container, error) {
+	objs, err := BuildKustomization(kustomization)
+	if err != nil {
+		return Container{}, err
+	}
+	pod := objs.Deployment.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		return Container{}, fmt.Errorf("%s: want one container", kustomization)
+	}
+	c := pod.Containers[0]
+	out := Container{
+		Source:                 kustomization,
+		Image:                  c.Image,
+		PreStopSleep:           PreStopSleep(c),
+		TerminationGracePeriod: 30 * time.Second,
+	}
+	for _, e := range c.Env {
+		out.Env = append(out.Env, EnvVar{e.Name, e.Value})
+	}
+	if g := pod.TerminationGracePeriodSeconds; g != nil {
+		out.TerminationGracePeriod = time.Duration(*g) * time.Second
+	}
+	if ps := pod.SecurityContext; ps != nil && ps.RunAsUser != nil && ps.RunAsGroup != nil {
+		out.User = fmt.Sprintf("%d:%d", *ps.RunAsUser, *ps.RunAsGroup)
+	}
+	if cs := c.SecurityContext; cs != nil {
+		out.ReadOnlyRootFilesystem = cs.ReadOnlyRootFilesystem != nil && *cs.ReadOnlyRootFilesystem
+		out.NoNewPrivileges = cs.AllowPrivilegeEscalation != nil && !*cs.AllowPrivilegeEscalation
+		if caps := cs.Capabilities; caps != nil {
+			for _, d := range caps.Drop {
+				out.CapDrop = append(out.CapDrop, string(d))
+			}
+			for _, a := range caps.Add {
+				out.CapAdd = append(out.CapAdd, string(a))
+			}
+		}
+	}
+	for _, p := range c.Ports {
+		if p.Name == "http" {
+			out.Port = int(p.ContainerPort)
+		}
+	}
+	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+		out.MemoryLimit = m.Value()
+	}
+	out.StartupProbe = httpProbe(c.StartupProbe, c)
+	out.ReadinessProbe = httpProbe(c.ReadinessProbe, c)
+	out.LivenessProbe = httpProbe(c.LivenessProbe, c)
+	return out, nil
+}
+
+func httpProbe(p *corev1.Probe, c corev1.Container) *HTTPProbe {
+	if p == nil || p.HTTPGet == nil {
+		return nil
+	}
+	out := &HTTPProbe{
+		Path:             p.HTTPGet.Path,
+		Port:             resolvePort(p.HTTPGet.Port, c),
+		InitialDelay:     seconds(int(p.InitialDelaySeconds), 0),
+		Period:           seconds(int(p.PeriodSeconds), 10),
+		Timeout:          seconds(int(p.TimeoutSeconds), 1),
+		SuccessThreshold: int(p.SuccessThreshold),
+		FailureThreshold: int(p.FailureThreshold),
+	}
+	if out.SuccessThreshold == 0 {
+		out.SuccessThreshold = 1
+	}
+	if out.FailureThreshold == 0 {
+		out.FailureThreshold = 3
+	}
+	return out
+}
+
+// seconds converts a platform's count of seconds, 0 meaning its default.
+func seconds(n, def int) time.Duration {
+	if n == 0 {
+		n = def
+	}
+	return time.Duration(n) * time.Second
+}
+
+// DockerRunArgs are the `docker run` options that reproduce the container
+// (not the image, nor -p: the runner adds those). The health check becomes
+// --health-cmd, which Docker runs through /bin/sh -c (the Alpine image has
+// one); a runner on the Engine API can pass HealthCheck.Command in exec
+// form instead.
+func (c Container) DockerRunArgs() []string {
+	args := []string{"--user", c.User}
+	if c.ReadOnlyRootFilesystem {
+		args = append(args, "--read-only")
+	}
+	for _, capability := range c.CapDrop {
+		args = append(args, "--cap-drop", capability)
+	}
+	for _, capability := range c.CapAdd {
+		args = append(args, "--cap-add", capability)
+	}
+	if c.NoNewPrivileges {
+		args = append(args, "--security-opt", "no-new-privileges")
+	}
+	for _, e := range c.Env {
+		args = append(args, "--env", e.Name+"="+e.Value)
+	}
+	if c.NofileSoft > 0 {
+		args = append(args, "--ulimit", fmt.Sprintf("nofile=%d:%d", c.NofileSoft, c.NofileHard))
+	}
+	if c.MemoryLimit > 0 {
+		args = append(args, "--memory", strconv.FormatInt(c.MemoryLimit, 10))
+	}
+	if h := c.HealthCheck; h != nil {
+		args = append(args,
+			"--health-cmd", strings.Join(h.Command, " "),
+			"--health-interval", h.Interval.String(),
+			"--health-timeout", h.Timeout.String(),
+			"--health-start-period", h.StartPeriod.String(),
+			"--health-retries", strconv.Itoa(h.Retries))
+	}
+	stop := c.StopTimeout
+	if stop == 0 {
+		stop = c.TerminationGracePeriod - c.PreStopSleep
+	}
+	if stop > 0 {
+		args = append(args, "--stop-timeout", strconv.Itoa(int(stop/time.Second)))
+	}
+	return args
+}
