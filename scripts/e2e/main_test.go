@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -91,12 +92,16 @@ func setUp() error {
 		return err
 	}
 
+	// The bridge is named after the registry port, so that two runs (two
+	// work trees) can share a machine.
 	dockerState := env.state + "/docker"
-	pid, err := lib("dockerd_start", dockerState, "fiber-e2e0", "10.213.0.1/24", env.registry)
+	n, _ := strconv.Atoi(port)
+	bridge, cidr := "fe2e"+port, fmt.Sprintf("10.213.%d.1/24", n%250)
+	pid, err := lib("dockerd_start", dockerState, bridge, cidr, env.registry)
 	if err != nil {
 		return err
 	}
-	teardown = append(teardown, func() { lib("dockerd_stop", pid, dockerState, "fiber-e2e0") })
+	teardown = append(teardown, func() { lib("dockerd_stop", pid, dockerState, bridge) })
 
 	config := env.state + "/docker-config"
 	if err := os.MkdirAll(config+"/cli-plugins", 0o755); err != nil {
