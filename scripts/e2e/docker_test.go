@@ -55,10 +55,10 @@ func TestImageLocalDockerRun(t *testing.T) {
 	docker(t, "buildx", "bake", "image-local")
 	port := freePort()
 	name := "fiber-e2e-local"
+	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	docker(t, "run", "-d", "--name", name, "-p", "127.0.0.1:"+port+":8080",
 		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 		"--health-interval", "1s", "fiber-service:latest")
-	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 
 	waitFor(t, "docker health status healthy", 60*time.Second, func() error {
 		s := docker(t, "inspect", "--format", "{{.State.Health.Status}}", name)
@@ -152,9 +152,9 @@ func runAndStop(t *testing.T, ref, arch string) {
 	t.Helper()
 	port := freePort()
 	name := "fiber-e2e-" + arch
+	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	docker(t, "run", "-d", "--platform", "linux/"+arch, "--name", name, "-p", "127.0.0.1:"+port+":8080",
 		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", ref)
-	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	base := "http://127.0.0.1:" + port
 	waitFor(t, arch+" container answers", 60*time.Second, func() error {
 		_, _, err := get(base + "/livez")
