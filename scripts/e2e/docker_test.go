@@ -20,6 +20,27 @@ func TestBakeValidateTest(t *testing.T) {
 	t.Log(tail(out, 3))
 }
 
+func TestBakePrint(t *testing.T) {
+	var print struct {
+		Target map[string]struct{ Platforms []string }
+	}
+	if err := json.Unmarshal([]byte(docker(t, "buildx", "bake", "--print")), &print); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(print.Target["image"].Platforms, ","); got != strings.Join(wantPlatforms, ",") {
+		t.Errorf("bake --print: image platforms %s, want %v", got, wantPlatforms)
+	}
+}
+
+// TestBakeOCIArchive: the README's "without a registry" form.
+func TestBakeOCIArchive(t *testing.T) {
+	requireNoEmulation(t)
+	file := env.root + "/image.oci.tar"
+	t.Cleanup(func() { os.Remove(file) })
+	docker(t, "buildx", "bake", "--set", "image.output=type=oci,dest=image.oci.tar")
+	checkIndex(t, openArchive(t, file), true)
+}
+
 func TestBakeBinaries(t *testing.T) {
 	requireNoEmulation(t)
 	os.RemoveAll(env.root + "/dist/linux_amd64")
