@@ -53,9 +53,14 @@ var (
 		"b": "(b) service, ACCESS_LOG=false",
 		"c": "(c) minimal Fiber v2",
 		"d": "(d) net/http",
+		"e": "(e) service, metrics and access log on",
 	}
-	colors = map[string]string{"a": "#4e79a7", "b": "#59a14f", "c": "#f28e2b", "d": "#9c9c9c"}
+	colors  = map[string]string{"a": "#4e79a7", "b": "#59a14f", "c": "#f28e2b", "d": "#9c9c9c", "e": "#b07aa1"}
+	servers = []string{"a", "b", "c", "d", "e"} // legend order
 )
+
+// legendRows is how many rows the legend takes, two entries a row.
+var legendRows = (len(servers) + 1) / 2
 
 func main() {
 	in := flag.String("in", "docs/bench-results.json", "results JSON written by scripts/bench/report")
@@ -122,7 +127,7 @@ func render(r *results) string {
 		legend = 20
 	)
 	var s strings.Builder
-	height := top1 + h1 + 44 + legend + gap - 30 + 16 + 2*(barH2+10) + 10
+	height := top1 + h1 + 44 + (legendRows-1)*legend + gap - 30 + 16 + 2*(barH2+10) + 10
 	fmt.Fprintf(&s, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif" font-size="12">`+"\n", W, height, W, height)
 	fmt.Fprintf(&s, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
 
@@ -187,14 +192,14 @@ func render(r *results) string {
 		}
 		fmt.Fprintf(&s, `<text x="%.1f" y="%d" text-anchor="middle" font-weight="600">%d connections</text>`+"\n", float64(left)+gw*(float64(gi)+0.5), top1+h1+20, c)
 	}
-	// Legend: two rows of two.
+	// Legend: two entries a row.
 	ly := top1 + h1 + 44
-	for i, k := range []string{"a", "b", "c", "d"} {
+	for i, k := range servers {
 		lx := float64(left) + float64(i%2)*plotW/2
 		y := ly + (i/2)*legend
 		fmt.Fprintf(&s, `<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/><text x="%.1f" y="%d">%s</text>`+"\n", lx, y-10, colors[k], lx+16, y, html.EscapeString(labels[k]))
 	}
-	ly += legend
+	ly += (legendRows - 1) * legend
 
 	// Panel 2: arm64 image build time, cross-compiled vs emulated.
 	t2 := ly + gap - 30

@@ -181,6 +181,7 @@ var serverNames = map[string]string{
 	"b": "service (ACCESS_LOG=false)",
 	"c": "minimal Fiber v2",
 	"d": "net/http (stdlib)",
+	"e": "service (metrics on, ACCESS_LOG on)",
 }
 
 func main() {
@@ -534,6 +535,7 @@ func evaluate(res *Results) []Target {
 	}
 	ratioTarget("(b) ≥ 0.9× req/s of (c)", "b", "c", 0.9)
 	ratioTarget("(a) ≥ 0.7× req/s of (c)", "a", "c", 0.7)
+	ratioTarget("(e) ≥ 0.9× req/s of (c)", "e", "c", 0.9)
 	{
 		r, where, ok := worstRatio(res, "b", "d")
 		t := Target{Name: "(b) ≥ 2× req/s of (d), p99 no worse", Figure: "not measured"}
@@ -646,7 +648,8 @@ func markdown(res *Results) string {
 	b.WriteString("\n\n")
 	b.WriteString("Servers: (a) the service as shipped (`go build -trimpath -ldflags=\"-s -w\"`, defaults, access log on, stdout drained through a pipe); " +
 		"(b) the same with `ACCESS_LOG=false`; (c) a minimal Fiber v2 program with the same two routes and bodies (`scripts/bench/fiberminimal`); " +
-		"(d) the same with the standard library's net/http (`scripts/bench/nethttp`).\n\n")
+		"(d) the same with the standard library's net/http (`scripts/bench/nethttp`); " +
+		"(e) the service with metrics on (`METRICS_ADDR`, not scraped during the run) and the access log on.\n\n")
 
 	note := func(date, cmd string) {
 		if date != m.Date {
