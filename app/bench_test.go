@@ -8,17 +8,22 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// benchmarkPath runs requests through the full middleware chain and router
-// the way fasthttp calls them, without sockets, so that allocations per
-// request are exactly ours and Fiber's.
-func benchmarkPath(b *testing.B, accessLog, path string) {
-	cfg, err := loadConfig(envOf(map[string]string{"ACCESS_LOG": accessLog}))
+// inProcessHandler is the service's whole request path (middleware, router,
+// handlers) as fasthttp calls it, without sockets, so that allocations per
+// request are exactly ours and Fiber's. Access lines go to io.Discard through
+// the JSON access logger, as in production (LOG_FORMAT=json).
+func inProcessHandler(tb testing.TB, env map[string]string) fasthttp.RequestHandler {
+	tb.Helper()
+	cfg, err := loadConfig(envOf(env))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	events := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	access := slog.New(newAccessHandler(io.Discard)) // as in production (LOG_FORMAT=json)
-	handler := newService(cfg, events, access).app.Handler()
+	return newService(cfg, events, newJSONAccessLog(io.Discard, cfg.behindProxies())).app.Handler()
+}
+
+func benchmarkPath(b *testing.B, path string, env map[string]string) {
+	handler := inProcessHandler(b, env)
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("GET")
 	ctx.Request.SetRequestURI(path)
@@ -33,16 +38,22 @@ func benchmarkPath(b *testing.B, accessLog, path string) {
 	}
 }
 
-func BenchmarkRoot(b *testing.B)            { benchmarkPath(b, "false", "/") }
-func BenchmarkHealth(b *testing.B)          { benchmarkPath(b, "false", "/health") }
-func BenchmarkRootAccessLog(b *testing.B)   { benchmarkPath(b, "true", "/") }
-func BenchmarkHealthAccessLog(b *testing.B) { benchmarkPath(b, "true", "/health") }
+var (
+	accessLogOff = map[string]string{"ACCESS_LOG": "false"}
+	accessLogOn  = map[string]string{"ACCESS_LOG": "true"}
+	// What scripts/bench/run calls (e): metrics on, access log on.
+	metricsOn = map[string]string{"ACCESS_LOG": "true", "METRICS_ADDR": "127.0.0.1:0"}
+)
+
+func BenchmarkRoot(b *testing.B)                 { benchmarkPath(b, "/", accessLogOff) }
+func BenchmarkHealth(b *testing.B)               { benchmarkPath(b, "/health", accessLogOff) }
+func BenchmarkRootAccessLog(b *testing.B)        { benchmarkPath(b, "/", accessLogOn) }
+func BenchmarkHealthAccessLog(b *testing.B)      { benchmarkPath(b, "/health", accessLogOn) }
+func BenchmarkRootMetricsAccessLog(b *testing.B) { benchmarkPath(b, "/", metricsOn) }
 
 // The incoming-ID path must not allocate either.
 func BenchmarkRootWithRequestID(b *testing.B) {
-	cfg, _ := loadConfig(envOf(map[string]string{"ACCESS_LOG": "false"}))
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	handler := newService(cfg, logger, logger).app.Handler()
+	handler := inProcessHandler(b, accessLogOff)
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod("GET")
 	ctx.Request.SetRequestURI("/")

@@ -31,6 +31,7 @@ type Config struct {
 	AccessLog       bool
 	TrustedProxies  []string
 	DebugRoutes     bool
+	MetricsAddr     string
 }
 
 type setting struct {
@@ -72,7 +73,13 @@ var settings = []setting{
 		func(c *Config, v string) (err error) { c.TrustedProxies, err = parseProxies(v); return err }},
 	{"DEBUG_ROUTES", "false", "adds /debug/sleep?d=2s and /debug/panic, for drills of draining and recovery; keep off in production",
 		func(c *Config, v string) (err error) { c.DebugRoutes, err = parseBool(v); return err }},
+	{"METRICS_ADDR", "", "host:port of a second listener serving Prometheus /metrics, such as :9090; empty means no metrics",
+		func(c *Config, v string) (err error) { c.MetricsAddr, err = parseListenAddr(v); return err }},
 }
+
+// behindProxies says whether X-Forwarded-For may name the client: only
+// when TRUSTED_PROXIES lists the peers allowed to set it.
+func (c Config) behindProxies() bool { return len(c.TrustedProxies) > 0 }
 
 // ConfigError names the variable and the value that were refused.
 type ConfigError struct {
@@ -218,6 +225,26 @@ func isHostname(v string) bool {
 		}
 	}
 	return true
+}
+
+// parseListenAddr accepts host:port with an optional host (":9090" means
+// every interface) and port 0 for a free one (the address is logged).
+func parseListenAddr(v string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return "", errors.New("must be host:port such as :9090 or 127.0.0.1:9090")
+	}
+	n, err := parseInt(port, 0, 65535)
+	if err != nil {
+		return "", fmt.Errorf("port %w", err)
+	}
+	if host, err = parseHost(host); err != nil {
+		return "", fmt.Errorf("host %w", err)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n)), nil
 }
 
 func parseProxies(v string) ([]string, error) {

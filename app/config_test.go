@@ -61,6 +61,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"MAX_CONNS", "0"}, {"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"},
 		{"ACCESS_LOG", "sometimes"}, {"DEBUG_ROUTES", "yes please"},
 		{"TRUSTED_PROXIES", "10.0.0.0/33"}, {"TRUSTED_PROXIES", "10.0.0.1,,"}, {"TRUSTED_PROXIES", "proxy.local"},
+		{"METRICS_ADDR", "9090"}, {"METRICS_ADDR", ":99999"}, {"METRICS_ADDR", "bad host:9090"}, {"METRICS_ADDR", "::1:9090"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
@@ -93,6 +94,18 @@ func TestEverySettingIsDocumented(t *testing.T) {
 		var c Config
 		if err := s.parse(&c, s.def); err != nil {
 			t.Errorf("default of %s (%q) is invalid: %v", s.name, s.def, err)
+		}
+	}
+}
+
+func TestLoadConfigMetricsAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "", ":9090": ":9090", "127.0.0.1:0": "127.0.0.1:0", "[::1]:9090": "[::1]:9090",
+		"localhost:09090": "localhost:9090",
+	} {
+		c, err := loadConfig(envOf(map[string]string{"METRICS_ADDR": in}))
+		if err != nil || c.MetricsAddr != want {
+			t.Errorf("METRICS_ADDR=%q: %q, %v; want %q", in, c.MetricsAddr, err, want)
 		}
 	}
 }

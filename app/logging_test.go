@@ -31,28 +31,21 @@ func TestAppendJSONStringMatchesSlog(t *testing.T) {
 	}
 }
 
-func TestAccessHandlerLogsOtherRecordsThroughSlog(t *testing.T) {
-	var buf bytes.Buffer
-	slog.New(newAccessHandler(&buf)).With("svc", "x").WithGroup("g").Info("hi", "k", 1)
-	if !strings.Contains(buf.String(), `"msg":"hi","svc":"x","g":{"k":1}`) {
-		t.Fatalf("got %s", buf.String())
-	}
-}
-
-// The access line appended from the request's bytes must carry the same
-// fields as the slog record it replaces.
-func TestAccessLineFastPathMatchesSlogRecord(t *testing.T) {
+// The JSON access line appended from the request's bytes must say what
+// slog's JSON handler says for the same fields.
+func TestJSONAccessLogMatchesSlog(t *testing.T) {
 	for _, env := range []map[string]string{nil, {"TRUSTED_PROXIES": "0.0.0.0/0,::/0"}} {
 		cfg, err := loadConfig(envOf(env))
 		if err != nil {
 			t.Fatal(err)
 		}
-		line := func(access slog.Handler, buf *bytes.Buffer) map[string]any {
+		line := func(access accessLogger, buf *bytes.Buffer) map[string]any {
 			events := slog.New(slog.NewJSONHandler(io.Discard, nil))
-			svc := newService(cfg, events, slog.New(access))
+			svc := newService(cfg, events, access)
 			req := httptest.NewRequest("GET", "/nope/%22quoted%22/%E2%9C%93/%0A", nil)
 			req.Header.Set("X-Request-ID", "fixed-id-1")
 			req.Header.Set("X-Forwarded-For", "203.0.113.9")
+			req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 			if _, err := svc.app.Test(req, -1); err != nil {
 				t.Fatal(err)
 			}
@@ -68,12 +61,13 @@ func TestAccessLineFastPathMatchesSlogRecord(t *testing.T) {
 			return m
 		}
 		var slow, fast bytes.Buffer
-		want := line(slog.NewJSONHandler(&slow, nil), &slow)
-		got := line(newAccessHandler(&fast), &fast)
+		want := line(newSlogAccessLog(slog.NewJSONHandler(&slow, nil), cfg.behindProxies()), &slow)
+		got := line(newJSONAccessLog(&fast, cfg.behindProxies()), &fast)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("TRUSTED_PROXIES=%q:\n got %v\nwant %v", env["TRUSTED_PROXIES"], got, want)
 		}
-		if want["path"] != "/nope/%22quoted%22/%E2%9C%93/%0A" || want["status"] != float64(404) {
+		if want["path"] != "/nope/%22quoted%22/%E2%9C%93/%0A" || want["status"] != float64(404) ||
+			want["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" {
 			t.Errorf("unexpected line %v", want)
 		}
 	}

@@ -106,7 +106,7 @@ func TestProcessBadConfigExits2BeforeBinding(t *testing.T) {
 	cases := [][2]string{
 		{"PORT", "abc"}, {"PORT", "70000"}, {"SHUTDOWN_TIMEOUT", "-3s"}, {"LOG_LEVEL", "loud"},
 		{"TRUSTED_PROXIES", "10.0.0.0/99"}, {"READ_TIMEOUT", "forever"}, {"ACCESS_LOG", "maybe"},
-		{"BODY_LIMIT", "huge"}, {"LOG_FORMAT", "yaml"}, {"HOST", "bad host"},
+		{"BODY_LIMIT", "huge"}, {"LOG_FORMAT", "yaml"}, {"HOST", "bad host"}, {"METRICS_ADDR", "9090"},
 	}
 	for _, kv := range cases {
 		cmd := exec.Command(serverBin)

@@ -21,7 +21,7 @@ func newTestService(t *testing.T, env map[string]string) (*service, *bytes.Buffe
 	}
 	var logs bytes.Buffer
 	events := slog.New(slog.NewJSONHandler(&logs, nil))
-	return newService(cfg, events, events), &logs
+	return newService(cfg, events, newSlogAccessLog(events.Handler(), cfg.behindProxies())), &logs
 }
 
 func do(t *testing.T, svc *service, method, target string, header http.Header) (*http.Response, string) {

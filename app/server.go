@@ -22,11 +22,20 @@ import (
 type service struct {
 	app      *fiber.App
 	draining *atomic.Bool
+	metrics  *httpMetrics // nil when METRICS_ADDR is empty
 }
 
-// newService builds the app; every fasthttp/Fiber knob we rely on is set here.
-func newService(cfg Config, events, access *slog.Logger) *service {
+// newService builds the app; every fasthttp/Fiber knob we rely on is set
+// here. access writes the access lines when ACCESS_LOG is on.
+func newService(cfg Config, events *slog.Logger, access accessLogger) *service {
 	draining := new(atomic.Bool)
+	var metrics *httpMetrics
+	if cfg.MetricsAddr != "" {
+		metrics = newHTTPMetrics(draining)
+	}
+	if !cfg.AccessLog {
+		access = nil
+	}
 	ids := newRequestIDs()
 	app := fiber.New(fiber.Config{
 		DisableStartupMessage: true, // we log one JSON line instead
@@ -37,11 +46,11 @@ func newService(cfg Config, events, access *slog.Logger) *service {
 		ReadBufferSize:        cfg.ReadBufferSize,
 		Concurrency:           cfg.MaxConns,
 		// Without trusted proxies, X-Forwarded-For is ignored entirely.
-		EnableTrustedProxyCheck: len(cfg.TrustedProxies) > 0,
+		EnableTrustedProxyCheck: cfg.behindProxies(),
 		TrustedProxies:          cfg.TrustedProxies,
 		ProxyHeader:             proxyHeader(cfg),
 		EnableIPValidation:      true,
-		ErrorHandler:            errorHandler(ids, events),
+		ErrorHandler:            errorHandler(ids, metrics, events),
 	})
 	srv := app.Server()
 	srv.CloseOnShutdown = true // in-flight keep-alive responses say Connection: close
@@ -49,18 +58,22 @@ func newService(cfg Config, events, access *slog.Logger) *service {
 	srv.Handler = answerUnknownMethods(app, srv.Handler)
 
 	app.Use(ids.middleware(draining))
-	if cfg.AccessLog {
-		app.Use(accessLog(access, len(cfg.TrustedProxies) > 0))
+	if metrics != nil || access != nil {
+		app.Use(observe(metrics, access))
 	}
 	app.Use(recoverPanics(events))
 
+	uses := routeSet(app)
 	h := &handlers{draining: draining, versionBody: currentBuild().JSON(), maxSleep: cfg.ShutdownTimeout}
 	registerRoutes(app, routes(h, cfg.DebugRoutes))
-	return &service{app: app, draining: draining}
+	if metrics != nil {
+		metrics.learnRoutes(app, uses)
+	}
+	return &service{app: app, draining: draining, metrics: metrics}
 }
 
 func proxyHeader(cfg Config) string {
-	if len(cfg.TrustedProxies) == 0 {
+	if !cfg.behindProxies() {
 		return ""
 	}
 	return fiber.HeaderXForwardedFor
@@ -68,7 +81,9 @@ func proxyHeader(cfg Config) string {
 
 // errorHandler answers every error, from handlers and from fasthttp's
 // parser alike, with a JSON body. It never echoes request data back.
-func errorHandler(ids *requestIDs, log *slog.Logger) fiber.ErrorHandler {
+// A request that fails before the middleware ran (fasthttp could not read
+// it, or its method is unknown) is counted here, as refused.
+func errorHandler(ids *requestIDs, metrics *httpMetrics, log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		code := fiber.StatusInternalServerError
 		var fe *fiber.Error
@@ -77,12 +92,17 @@ func errorHandler(ids *requestIDs, log *slog.Logger) fiber.ErrorHandler {
 		} else {
 			log.Error("request failed", "err", err, "request_id", requestIDOf(c), "path", c.Path())
 		}
-		if len(c.Response().Header.Peek(fiber.HeaderXRequestID)) == 0 {
-			ids.set(c) // a parse error skipped the middleware
+		refused := len(c.Response().Header.Peek(fiber.HeaderXRequestID)) == 0
+		if refused {
+			ids.set(c)
 		}
 		body := fmt.Appendf(nil, `{"status":%d,"error":%q,"request_id":%q}`,
 			code, http.StatusText(code), requestIDOf(c))
-		return sendJSON(c, code, body)
+		err = sendJSON(c, code, body)
+		if refused && metrics != nil {
+			metrics.refused(c.Method(), code)
+		}
+		return err
 	}
 }
 
@@ -118,7 +138,8 @@ func (l fasthttpLogger) Printf(format string, args ...any) {
 // serve listens, serves until SIGTERM or SIGINT, then drains: /readyz and
 // /health turn 503, the listener closes after SHUTDOWN_DELAY, and requests
 // in flight get SHUTDOWN_TIMEOUT to finish. A second signal exits at once.
-func serve(cfg Config, events, access *slog.Logger) int {
+// /metrics, on METRICS_ADDR, answers until the process exits.
+func serve(cfg Config, events *slog.Logger, access accessLogger) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(signals)
@@ -131,8 +152,22 @@ func serve(cfg Config, events, access *slog.Logger) int {
 	}
 	svc := newService(cfg, events, access)
 	b := currentBuild()
-	events.Info("listening", "addr", ln.Addr().String(), "version", b.Version, "commit", b.Commit,
-		"go", b.GoVersion, "os", b.OS, "arch", b.Arch, "pid", os.Getpid())
+	started := []any{"addr", ln.Addr().String(), "version", b.Version, "commit", b.Commit,
+		"go", b.GoVersion, "os", b.OS, "arch", b.Arch, "pid", os.Getpid()}
+	var metricsFailed <-chan error // stays nil (never ready) without metrics
+	if svc.metrics != nil {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			events.Error("cannot listen for metrics", "err", err)
+			return 1
+		}
+		var metricsSrv *http.Server
+		metricsSrv, metricsFailed = serveMetrics(mln, svc.metrics, events)
+		defer metricsSrv.Close()
+		started = append(started, "metrics_addr", mln.Addr().String())
+	}
+	events.Info("listening", started...)
 	if cfg.DebugRoutes {
 		events.Warn("debug routes are on: /debug/sleep and /debug/panic")
 	}
@@ -144,6 +179,9 @@ func serve(cfg Config, events, access *slog.Logger) int {
 	select {
 	case err := <-served:
 		events.Error("server stopped", "err", err)
+		return 1
+	case err := <-metricsFailed:
+		events.Error("metrics server stopped", "err", err)
 		return 1
 	case sig = <-signals:
 	}
@@ -179,4 +217,24 @@ func serve(cfg Config, events, access *slog.Logger) int {
 		}
 		return 1
 	}
+}
+
+// serveMetrics serves /metrics on ln with net/http, apart from Fiber: its
+// connections do not count against MAX_CONNS, and draining does not close
+// it, so Prometheus still sees a saturated or draining server.
+func serveMetrics(ln net.Listener, m *httpMetrics, events *slog.Logger) (*http.Server, <-chan error) {
+	srv := &http.Server{
+		Handler:           m.handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute, // above Prometheus' usual scrape intervals
+		ErrorLog:          slog.NewLogLogger(events.Handler(), slog.LevelDebug),
+	}
+	failed := make(chan error, 1)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			failed <- err
+		}
+	}()
+	return srv, failed
 }

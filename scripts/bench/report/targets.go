@@ -17,6 +17,7 @@ func evaluate(res *results.Results) []results.Target {
 	ts := []results.Target{
 		svc.ratioTarget("(b) ≥ 0.9× req/s of (c)", "b", "c", 0.9),
 		svc.ratioTarget("(a) ≥ 0.7× req/s of (c)", "a", "c", 0.7),
+		svc.ratioTarget("(e) ≥ 0.9× req/s of (c)", "e", "c", 0.9),
 		svc.beatsNetHTTP(),
 	}
 	ts = append(ts, startupTargets(res)...)

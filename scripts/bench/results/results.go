@@ -23,6 +23,7 @@ var Servers = []Server{
 	{"b", "service (ACCESS_LOG=false)", "the same with `ACCESS_LOG=false`", "service, ACCESS_LOG=false", "#59a14f"},
 	{"c", "minimal Fiber v2", "a minimal Fiber v2 program with the same two routes and bodies (`scripts/bench/fiberminimal`)", "minimal Fiber v2", "#f28e2b"},
 	{"d", "net/http (stdlib)", "the same with the standard library's net/http (`scripts/bench/nethttp`)", "net/http", "#9c9c9c"},
+	{"e", "service (metrics on, ACCESS_LOG on)", "the service with metrics on (`METRICS_ADDR`, not scraped during the run) and the access log on", "service, metrics and access log on", "#b07aa1"},
 }
 
 // ServerByID returns the Servers entry of id (zero Server if there is none).
