@@ -21,6 +21,7 @@ type Container struct {
 	CapDrop, CapAdd        []string
 	NoNewPrivileges        bool
 	Port                   int   // the service's port in the container
+	MetricsPort            int   // the metrics listener's port; 0: none
 	NofileSoft, NofileHard int   // 0: the runtime's default
 	MemoryLimit            int64 // bytes; 0: none for the container alone
 
@@ -74,8 +75,13 @@ func ECSContainer(arch string) (Container, error) {
 		CapAdd:                 c.LinuxParameters.Capabilities.Add,
 		StopTimeout:            seconds(c.StopTimeout, 30),
 	}
-	if len(c.PortMappings) > 0 {
-		out.Port = c.PortMappings[0].ContainerPort
+	for _, m := range c.PortMappings {
+		switch m.Name {
+		case "http":
+			out.Port = m.ContainerPort
+		case "metrics":
+			out.MetricsPort = m.ContainerPort
+		}
 	}
 	for _, u := range c.Ulimits {
 		if u.Name == "nofile" {
@@ -143,8 +149,11 @@ func KubernetesContainer(kustomization string) (Container, error) {
 		}
 	}
 	for _, p := range c.Ports {
-		if p.Name == "http" {
+		switch p.Name {
+		case "http":
 			out.Port = int(p.ContainerPort)
+		case "metrics":
+			out.MetricsPort = int(p.ContainerPort)
 		}
 	}
 	if m, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {

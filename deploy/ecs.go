@@ -38,6 +38,7 @@ type ContainerDefinition struct {
 		} `json:"capabilities"`
 	} `json:"linuxParameters"`
 	PortMappings []struct {
+		Name          string `json:"name"`
 		ContainerPort int    `json:"containerPort"`
 		Protocol      string `json:"protocol"`
 	} `json:"portMappings"`
@@ -125,8 +126,19 @@ func CheckECSTaskDefinition(td TaskDefinition, arch string, svc Service) []error
 	if len(c.EntryPoint) > 0 || len(c.Command) > 0 {
 		errs.add(at, "entryPoint/command replace the image's; the image's ENTRYPOINT serves")
 	}
-	if len(c.PortMappings) != 1 || c.PortMappings[0].ContainerPort != cfg.Port {
-		errs.add(at+".portMappings", "want one mapping of containerPort %d (the service's PORT)", cfg.Port)
+	ports := map[string]int{}
+	for _, m := range c.PortMappings {
+		ports[m.Name] = m.ContainerPort
+	}
+	if len(c.PortMappings) == 0 || c.PortMappings[0].Name != "http" || c.PortMappings[0].ContainerPort != cfg.Port {
+		errs.add(at+".portMappings", "want first a mapping named http of containerPort %d (the service's PORT)", cfg.Port)
+	}
+	want := metricsPort(cfg.MetricsAddr)
+	switch got, ok := ports["metrics"]; {
+	case want == 0 && ok:
+		errs.add(at+".portMappings", "a mapping named metrics, but METRICS_ADDR is not set: nothing listens there")
+	case want != 0 && got != want:
+		errs.add(at+".portMappings", "want a mapping named metrics of containerPort %d (METRICS_ADDR=%q)", want, cfg.MetricsAddr)
 	}
 	if c.User != svc.User {
 		errs.add(at+".user", "%q, want the Dockerfile's USER %q", c.User, svc.User)

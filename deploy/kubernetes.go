@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path"
 	"slices"
+	"strconv"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -190,6 +191,17 @@ func CheckDeployment(d *appsv1.Deployment, svc Service) []error {
 	port := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "http" })
 	if port < 0 || c.Ports[port].ContainerPort != int32(cfg.Port) {
 		errs.add(at+".ports", "want a port named http with containerPort %d (the service's PORT)", cfg.Port)
+	}
+	metrics := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "metrics" })
+	want := metricsPort(cfg.MetricsAddr)
+	switch {
+	case want == 0 && metrics >= 0:
+		errs.add(at+".ports", "a port named metrics, but METRICS_ADDR is not set: nothing listens there")
+	case want != 0 && (metrics < 0 || c.Ports[metrics].ContainerPort != int32(want)):
+		errs.add(at+".ports", "want a port named metrics with containerPort %d (METRICS_ADDR=%q)", want, cfg.MetricsAddr)
+	case want != 0 && d.Spec.Template.Annotations["prometheus.io/port"] != strconv.Itoa(want):
+		errs.add("spec.template.metadata.annotations", "prometheus.io/port %q, want %d (METRICS_ADDR=%q)",
+			d.Spec.Template.Annotations["prometheus.io/port"], want, cfg.MetricsAddr)
 	}
 	for _, probe := range []struct {
 		name string

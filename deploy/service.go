@@ -12,9 +12,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/example/fiber-service/app"
@@ -175,4 +177,14 @@ func measuredPeakRSS(path string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s: no peak RSS for the service as shipped (server a)", path)
+}
+
+// metricsPort is the port of a METRICS_ADDR value (0: metrics off).
+func metricsPort(addr string) int {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(port)
+	return n
 }

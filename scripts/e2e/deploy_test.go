@@ -26,19 +26,38 @@ var deployImage = sync.OnceValues(func() (string, error) {
 })
 
 // runDeployed starts ref for arch as the container name, with the
-// container's docker run options, and returns the base URL.
-func runDeployed(t *testing.T, c deploy.Container, ref, arch, name string) string {
+// container's docker run options, and returns the base URLs of its service
+// port and of its metrics port.
+func runDeployed(t *testing.T, c deploy.Container, ref, arch, name string) (string, string) {
 	t.Helper()
-	if c.Port != 8080 {
-		t.Fatalf("%s: container port %d, the image listens on 8080", c.Source, c.Port)
+	if c.Port != 8080 || c.MetricsPort == 0 {
+		t.Fatalf("%s: container port %d and metrics port %d: want the image's 8080 and a metrics port", c.Source, c.Port, c.MetricsPort)
 	}
 	docker(t, "pull", "--platform", "linux/"+arch, ref)
-	port := freePort()
+	port, metrics := freePort(), freePort()
 	args := append([]string{"run", "-d", "--platform", "linux/" + arch, "--name", name,
-		"-p", fmt.Sprintf("127.0.0.1:%s:%d", port, c.Port)}, c.DockerRunArgs()...)
+		"-p", fmt.Sprintf("127.0.0.1:%s:%d", port, c.Port),
+		"-p", fmt.Sprintf("127.0.0.1:%s:%d", metrics, c.MetricsPort)}, c.DockerRunArgs()...)
 	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	docker(t, append(args, ref)...)
-	return "http://127.0.0.1:" + port
+	return "http://127.0.0.1:" + port, "http://127.0.0.1:" + metrics
+}
+
+// scrape reads /metrics as Prometheus would and returns the value of the
+// sample written exactly as series (e.g. `http_server_draining`).
+func scrape(t *testing.T, base, series string) string {
+	t.Helper()
+	code, body, err := get(base + "/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			return v
+		}
+	}
+	t.Fatalf("/metrics has no sample %s", series)
+	return ""
 }
 
 // TestDeployECS runs the image as each ECS task definition says (user,
@@ -63,7 +82,7 @@ func TestDeployECS(t *testing.T) {
 				t.Fatalf("%s: no container health check (ECS ignores the image's HEALTHCHECK)", c.Source)
 			}
 			name := "fiber-e2e-ecs-" + arch
-			base := runDeployed(t, c, ref, arch, name)
+			base, metrics := runDeployed(t, c, ref, arch, name)
 			h := c.HealthCheck
 			if arch == hostArch() {
 				limit := h.StartPeriod + time.Duration(h.Retries+1)*(h.Interval+h.Timeout)
@@ -84,6 +103,9 @@ func TestDeployECS(t *testing.T) {
 				docker(t, append([]string{"exec", name}, h.Command...)...)
 			}
 			checkServes(t, base, arch, "")
+			if v := scrape(t, metrics, `build_info{commit="unknown",goarch="`+arch+`",version="dev"}`); v != "1" {
+				t.Errorf("build_info = %s, want 1", v)
+			}
 
 			start := time.Now()
 			docker(t, "stop", name) // the container's stop timeout is the task's stopTimeout
@@ -110,7 +132,7 @@ func TestDeployKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := "fiber-e2e-k8s-" + arch
-	base := runDeployed(t, c, ref, arch, name)
+	base, metrics := runDeployed(t, c, ref, arch, name)
 	probe := func(p *deploy.HTTPProbe) (int, error) {
 		client := http.Client{Timeout: p.Timeout}
 		resp, err := client.Get(fmt.Sprintf("%s%s", base, p.Path))
@@ -178,6 +200,9 @@ func TestDeployKubernetes(t *testing.T) {
 	})
 	if code, err := probe(c.LivenessProbe); err != nil || code != 200 {
 		t.Errorf("liveness while draining: %d %v, want 200 (do not restart a draining pod)", code, err)
+	}
+	if v := scrape(t, metrics, "http_server_draining"); v != "1" {
+		t.Errorf("scraped while draining: http_server_draining %s, want 1", v)
 	}
 	close(stop)
 	wg.Wait()
