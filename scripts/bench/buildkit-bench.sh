@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# Image-size and build-speed sections of scripts/bench/run (sourced by it, after
-# scripts/lib/buildkit.sh). Everything runs on a private buildkitd with a fresh
-# root that is deleted on exit; builds run in a copy of the repository, so the
-# one-line change for the warm rebuild never touches the work tree.
-# Uses from run: ROOT BENCH WORK RAW SERVER_DIR want log die.
+# Image-size and build-speed sections of scripts/bench/run (sourced by it).
+# Everything runs on private buildkitds with fresh roots that are deleted on
+# exit, pulling the stand-in base images from the local registry (its docker.io
+# mirror, as in scripts/build-image); builds run in a copy of the repository,
+# so the one-line change for the warm rebuild never touches the work tree.
+# Uses from run: ROOT BENCH WORK RAW SERVER_DIR EMULATED_TIMEOUT PIDS
+# want die on_exit track_wait, and the functions of scripts/lib.
 
 # bb_build NAME NOTE CMD...: times CMD (output to a log) and records it. With
 # BB_TIMEOUT=SEC the build is stopped after SEC seconds and recorded as a lower
@@ -53,48 +55,37 @@ bb_build() {
 }
 
 # bb_bake OUT.tar [BAKE ARGS...]: the real `buildx bake image` (docker-bake.hcl,
-# Dockerfile) in the repository copy, exported as an OCI archive. SBOM
-# attestation is off as in scripts/build-image (its scanner image cannot be
-# pulled offline); provenance stays on.
+# Dockerfile) in the repository copy, exported as an OCI archive. SBOM=false as
+# in scripts/build-image (its scanner image cannot be pulled offline);
+# provenance stays on.
 bb_bake() {
   local out="$1"
   shift
-  (cd "$WORK/repo" && buildx bake image --progress=plain "${BK_BAKE_ARGS[@]}" \
-    --allow "fs.write=$WORK" --set "image.output=type=oci,dest=$out" \
-    --set image.attest=type=sbom,disabled=true "$@")
+  (cd "$WORK/repo" && SBOM=false "$BB_BIN/buildx" bake image --progress=plain \
+    --allow "fs.write=$WORK" --set "image.output=type=oci,dest=$out" "$@")
 }
 
-bb_prune() { buildctl prune --all >/dev/null; }
+bb_prune() { "$BB_BIN/buildctl" --addr "$BB_ADDR" prune --all >/dev/null; }
 
-# bb_context NAME: the oci-layout:// value bk_standins mapped NAME to.
-bb_context() {
-  local a
-  for a in "${BK_BAKE_ARGS[@]}"; do
-    case "$a" in "*.contexts.$1="*) printf '%s\n' "${a#*=}"; return 0 ;; esac
-  done
-  return 1
-}
-bb_context_name() { # bb_context_name PREFIX: full context name starting with PREFIX
-  local a
-  for a in "${BK_BAKE_ARGS[@]}"; do
-    case "$a" in "*.contexts.$1"*) a="${a#\*.contexts.}"; printf '%s\n' "${a%%=*}"; return 0 ;; esac
-  done
-  return 1
+# bb_buildkitd NAME: a buildkitd with an empty root (removed on exit) that
+# uses the local registry as its docker.io mirror; prints its address.
+bb_buildkitd() {
+  local dir="$WORK/buildkitd-$1" root pid
+  mkdir -p "$dir" "$FIBER_CACHE_DIR"
+  root="$(mktemp -d "$FIBER_CACHE_DIR/bench-buildkit.XXXXXX")"
+  buildkitd_config "$dir/buildkitd.toml" "$BB_MIRROR"
+  pid="$(buildkitd_start "$BB_BIN" "$root" "$dir" "$dir/buildkitd.toml")"
+  on_exit "daemon_stop $pid; buildkit_rm_root '$root'"
+  echo "unix://$dir/buildkitd.sock"
 }
 
 # --- image size ------------------------------------------------------------------
-# bb_image_sizes OCI.tar: one raw "image" record per platform. Base layers are
-# those whose digests the alpine stand-in has; the rest are ours.
+# bb_image_sizes OCI.tar: one raw "image" record per platform. Our layer is
+# the last one (the Dockerfile's only COPY into the runtime stage); the rest
+# is the base image.
 bb_image_sizes() {
-  local file="$1" alpine dir digest platform manifest layer size usize base_digests f
-  alpine="$(bb_context "$(bb_context_name alpine:)")"
-  alpine="${alpine#oci-layout://}"
-  dir="${alpine%@*}"
-  # Layer digests of every platform of the stand-in (any blob that is a manifest).
-  base_digests="$(for f in "$dir"/blobs/sha256/*; do
-    jq -r '.layers[]?.digest' "$f" 2>/dev/null || true
-  done | sort -u)"
-  bk_oci_manifests "$file" |
+  local file="$1" digest platform manifest layer size usize
+  oci_manifests "$file" |
     while read -r platform digest; do
       manifest="$(tar -xOf "$file" "blobs/${digest/://}")"
       local bc=0 bu=0 ac=0 au=0 bn=0 an=0 n i=0 cfg
@@ -102,8 +93,8 @@ bb_image_sizes() {
       cfg="$(jq '.config.size' <<<"$manifest")"
       while read -r layer size; do
         i=$((i + 1))
-        usize="$(bk_oci_uncompressed "$file" "$layer")"
-        if grep -qxF "$layer" <<<"$base_digests" || { [ -z "$base_digests" ] && [ "$i" -lt "$n" ]; }; then
+        usize="$(oci_uncompressed "$file" "$layer")"
+        if [ "$i" -lt "$n" ]; then
           bc=$((bc + size)) bu=$((bu + usize)) bn=$((bn + 1))
         else
           ac=$((ac + size)) au=$((au + usize)) an=$((an + 1))
@@ -118,42 +109,28 @@ bb_image_sizes() {
 }
 
 # --- QEMU for the emulated build ---------------------------------------------------------
-BB_BINFMT=fiber-bench-aarch64
-BB_BINFMT_DISABLED=()
+# bb_binfmt_on: QEMU for arm64 programs, with every other arm64 handler
+# switched off (one without the F flag would be tried first and fail inside
+# the build container); everything is put back on exit.
 bb_binfmt_on() {
-  local dir=/proc/sys/fs/binfmt_misc e
-  [ -x /usr/bin/qemu-aarch64-static ] || die "qemu-aarch64-static missing (apt-get install qemu-user-static)"
-  if ! mountpoint -q "$dir"; then
-    mount -t binfmt_misc binfmt_misc "$dir" || die "cannot mount binfmt_misc"
+  local mounted others
+  mounted="$(binfmt_mount)" || die "cannot mount binfmt_misc"
+  [ "$mounted" != mounted ] || on_exit "umount /proc/sys/fs/binfmt_misc"
+  others="$(binfmt_aarch64_enabled | tr '\n' ' ')"
+  if [ -n "$others" ]; then
+    # shellcheck disable=SC2086 # one argument per handler
+    binfmt_disable $others
+    on_exit "binfmt_enable $others"
   fi
-  # An enabled aarch64 handler without the F flag (Debian's default) would be
-  # tried first and fail inside the container: switch it off while we run.
-  for e in "$dir"/*; do
-    case "${e##*/}" in register | status | "$BB_BINFMT") continue ;; esac
-    if grep -qx enabled "$e" 2>/dev/null && grep -q 'magic 7f454c460201010000000000000000000200b700' "$e" &&
-      ! grep -q '^flags:.*F' "$e"; then
-      echo 0 >"$e"
-      BB_BINFMT_DISABLED+=("$e")
-    fi
-  done
-  [ -e "$dir/$BB_BINFMT" ] && echo -1 >"$dir/$BB_BINFMT"
-  bk_on_exit bb_binfmt_off
-  # Magic and mask as in QEMU's qemu-binfmt-conf.sh; F = open the interpreter now,
-  # so it works inside containers that do not have it.
-  printf '%s' ":$BB_BINFMT:M::"'\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'":"'\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'":/usr/bin/qemu-aarch64-static:F" \
-    >"$dir/register"
-}
-bb_binfmt_off() {
-  local dir=/proc/sys/fs/binfmt_misc e
-  [ -e "$dir/$BB_BINFMT" ] && echo -1 >"$dir/$BB_BINFMT"
-  for e in "${BB_BINFMT_DISABLED[@]}"; do echo 1 >"$e" || true; done
-  BB_BINFMT_DISABLED=()
+  binfmt_register_aarch64 fiber-bench-aarch64 || die "cannot register QEMU for arm64"
+  on_exit "binfmt_remove fiber-bench-aarch64"
 }
 
 # bb_golang_arm64: an arm64 Go builder stand-in (Alpine aarch64 + the official
-# linux-arm64 toolchain from the module proxy). Prints DIR@DIGEST.
+# linux-arm64 toolchain from the module proxy), pushed to the local registry as
+# bench/golang:TAG; prints that reference. Only the emulated build uses it.
 bb_golang_arm64() {
-  local gover tc ctx rootfs
+  local gover tc ctx rootfs key layout tag="$1"
   gover="$(go env GOVERSION)"
   tc="$FIBER_CACHE_DIR/toolchains/$gover.linux-arm64"
   if [ ! -x "$tc/bin/go" ]; then
@@ -169,54 +146,56 @@ bb_golang_arm64() {
   fi
   ctx="$WORK/golang-arm64"
   mkdir -p "$ctx"
-  rootfs="$(find "$ALPINE_ROOTFS_DIR" -maxdepth 1 -name 'alpine-minirootfs-*-aarch64.tar.gz' | sort | tail -n1)"
+  rootfs="$(alpine_rootfs "$ALPINE_ROOTFS_DIR" | awk '$1 == "arm64" { print $2 }')"
   [ -n "$rootfs" ] || die "no aarch64 minirootfs in $ALPINE_ROOTFS_DIR"
   cp "$rootfs" "$ctx/rootfs-arm64.tar.gz"
   cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
-  bk_go_standin_dockerfile >"$ctx/Dockerfile"
-  { cat "$ctx/Dockerfile" /etc/ssl/certs/ca-certificates.crt; sha256sum <"$rootfs"; echo "$gover ${GOPROXY:-} ${GOFLAGS:-}"; } >"$ctx.key"
-  bk_standin golang-arm64 "$ctx.key" "$ctx" --opt platform=linux/arm64 \
-    --local "goroot=$tc" --opt context:goroot=local:goroot \
-    --opt "build-arg:GOPROXY=${GOPROXY:-}" --opt "build-arg:GOFLAGS=${GOFLAGS:-}"
+  go_standin_dockerfile >"$ctx/Dockerfile"
+  key="$({ cat "$ctx/Dockerfile" /etc/ssl/certs/ca-certificates.crt; sha256sum <"$rootfs"; echo "$gover ${GOPROXY:-} ${GOFLAGS:-}"; } | sha256sum | cut -c1-16)"
+  layout="$(standin_build "$BB_BIN" "$BB_ADDR" "$FIBER_CACHE_DIR" golang-arm64 "$key" "$ctx" \
+    --opt platform=linux/arm64 --local "goroot=$tc" --opt context:goroot=local:goroot \
+    --opt "build-arg:GOPROXY=${GOPROXY:-}" --opt "build-arg:GOFLAGS=${GOFLAGS:-}")" || die "arm64 Go stand-in failed"
+  standin_push "$layout" "$BB_MIRROR" "bench/golang:$tag" || die "pushing the arm64 Go stand-in failed"
+  echo "$BB_MIRROR/bench/golang:$tag"
 }
 
 # bb_emulated OUT.tar: scripts/bench/Dockerfile.emulated for linux/arm64 only.
+# alpine and the frontend come through the mirror; the arm64 Go image exists
+# only in the bench, so its FROM is pointed at it.
 bb_emulated() {
-  local out="$1" golang_name alpine_name gv
-  golang_name="$(bb_context_name golang:)"
-  alpine_name="$(bb_context_name alpine:)"
-  gv="${golang_name#golang:}"
-  (cd "$WORK/repo" && buildx build --progress=plain --platform linux/arm64 \
+  local out="$1"
+  (cd "$WORK/repo" && "$BB_BIN/buildx" build --progress=plain --platform linux/arm64 \
     -f "$BENCH/Dockerfile.emulated" \
-    --build-arg "GO_VERSION=${gv%%-alpine*}" --build-arg "ALPINE_VERSION=${alpine_name#alpine:}" \
+    --build-arg "GO_VERSION=$BB_GO_VERSION" --build-arg "ALPINE_VERSION=$BB_ALPINE_VERSION" \
     --build-arg "MAIN_PKG=$SERVER_DIR" \
-    --build-context "$golang_name=oci-layout://$BB_GOLANG_ARM64" \
-    --build-context "$alpine_name=$(bb_context "$alpine_name")" \
-    --build-context "docker/dockerfile:1=$(bb_context docker/dockerfile:1)" \
+    --build-context "golang:$BB_GO_VERSION-alpine$BB_ALPINE_VERSION=docker-image://$BB_GOLANG_ARM64" \
     --output "type=oci,dest=$out" .)
 }
 
-# bb_rm_root DIR: remove a buildkitd root after the daemon stopped. A daemon
-# stopped mid-build can leave its container and cache mounts behind: unmount
-# them (deepest first) and never let rm cross into a mount.
-bb_rm_root() {
-  local dir="$1" m
-  awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
-    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-  done
-  rm -rf --one-file-system "$dir"
-}
-
 bench_buildkit() {
-  local bkroot
-  bk_tools
-  # A fresh buildkitd root: the cold build really starts from nothing, and no
+  local vars port
+  ALPINE_ROOTFS_DIR="${ALPINE_ROOTFS_DIR:-$ROOT/../shared/alpine}"
+  alpine_rootfs "$ALPINE_ROOTFS_DIR" >/dev/null || die "no Alpine minirootfs"
+  BB_BIN="$(buildkit_tools "$ROOT/scripts/tools" "$FIBER_CACHE_DIR")" || die "building BuildKit failed"
+  export BUILDX_CONFIG="$WORK/buildx"
+  vars="$(cd "$ROOT" && "$BB_BIN/buildx" bake --print validate 2>/dev/null)"
+  BB_GO_VERSION="$(jq -r '.target.validate.args.GO_VERSION' <<<"$vars")"
+  BB_ALPINE_VERSION="$(jq -r '.target.validate.args.ALPINE_VERSION' <<<"$vars")"
+
+  # The local registry: the docker.io mirror with the stand-ins, and the
+  # registry cache of the cache measurement.
+  port="${FIBER_REGISTRY_PORT:-5000}"
+  BB_MIRROR="127.0.0.1:$port"
+  if ! "$ROOT/scripts/registry" status >/dev/null 2>&1; then
+    "$ROOT/scripts/registry" start >&2
+    on_exit "'$ROOT/scripts/registry' stop >/dev/null"
+  fi
+  # Fresh buildkitd roots: the cold build really starts from nothing, and no
   # other buildkitd's state (scripts/build-image's) is touched.
-  mkdir -p "$FIBER_CACHE_DIR"
-  bkroot="$(mktemp -d "$FIBER_CACHE_DIR/bench-buildkit.XXXXXX")"
-  bk_on_exit "bb_rm_root '$bkroot'"
-  BK_DAEMON_ROOT="$bkroot" bk_start "$bkroot"
-  bk_standins
+  BB_ADDR="$(bb_buildkitd main)" || die "buildkitd did not start"
+  standins_push "$BB_BIN" "$BB_ADDR" "$FIBER_CACHE_DIR" "$ALPINE_ROOTFS_DIR" "$BB_MIRROR" \
+    "$BB_GO_VERSION" "$BB_ALPINE_VERSION" || die "stand-in base images failed"
+  "$BB_BIN/buildx" create --name bench --driver remote --use "$BB_ADDR" >/dev/null
 
   # The repository copy the builds run in (only what the build context uses).
   mkdir -p "$WORK/repo"
@@ -226,6 +205,16 @@ bench_buildkit() {
     bb_prune
     bb_build cold "both platforms, empty cache" bb_bake "$WORK/cold.tar"
     want image && bb_image_sizes "$WORK/cold.tar"
+    # A registry cache (mode=max) of that build, and a brand-new builder that
+    # has nothing but it.
+    local cache="$BB_MIRROR/fiber-service-bench-cache"
+    CACHE="$cache" bb_bake "$WORK/export.tar" >"$WORK/cache-export.log" 2>&1 ||
+      { tail -n 40 "$WORK/cache-export.log" >&2; die "cache export failed"; }
+    local fresh
+    fresh="$(bb_buildkitd cache)" || die "buildkitd did not start"
+    "$BB_BIN/buildx" create --name bench-fresh --driver remote "$fresh" >/dev/null
+    CACHE="$cache" bb_build registry-cache "both platforms, empty builder, CACHE=registry (mode=max)" \
+      bb_bake "$WORK/registry-cache.tar" --builder bench-fresh
     # One-line change in app/ (in the copy): a new package-level value.
     local f
     f="$(find "$WORK/repo/app" -maxdepth 1 -name '*.go' ! -name '*_test.go' | sort | head -n1)"
@@ -254,12 +243,10 @@ bench_buildkit() {
         timeout=1200
       fi
     fi
-    BB_GOLANG_ARM64="$(bb_golang_arm64)"
+    BB_GOLANG_ARM64="$(bb_golang_arm64 "$BB_GO_VERSION-alpine$BB_ALPINE_VERSION")"
     bb_binfmt_on
     bb_prune
     BB_TIMEOUT="$timeout" bb_build emulated-arm64 \
       "linux/arm64 only, empty cache, scripts/bench/Dockerfile.emulated (QEMU)" bb_emulated "$WORK/emulated.tar"
-    bb_binfmt_off
   fi
-  bk_stop
 }

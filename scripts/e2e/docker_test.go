@@ -20,6 +20,27 @@ func TestBakeValidateTest(t *testing.T) {
 	t.Log(tail(out, 3))
 }
 
+func TestBakePrint(t *testing.T) {
+	var print struct {
+		Target map[string]struct{ Platforms []string }
+	}
+	if err := json.Unmarshal([]byte(docker(t, "buildx", "bake", "--print")), &print); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(print.Target["image"].Platforms, ","); got != strings.Join(wantPlatforms, ",") {
+		t.Errorf("bake --print: image platforms %s, want %v", got, wantPlatforms)
+	}
+}
+
+// TestBakeOCIArchive: the README's "without a registry" form.
+func TestBakeOCIArchive(t *testing.T) {
+	requireNoEmulation(t)
+	file := env.root + "/image.oci.tar"
+	t.Cleanup(func() { os.Remove(file) })
+	docker(t, "buildx", "bake", "--set", "image.output=type=oci,dest=image.oci.tar")
+	checkIndex(t, openArchive(t, file), true)
+}
+
 func TestBakeBinaries(t *testing.T) {
 	requireNoEmulation(t)
 	os.RemoveAll(env.root + "/dist/linux_amd64")
@@ -55,10 +76,10 @@ func TestImageLocalDockerRun(t *testing.T) {
 	docker(t, "buildx", "bake", "image-local")
 	port := freePort()
 	name := "fiber-e2e-local"
+	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	docker(t, "run", "-d", "--name", name, "-p", "127.0.0.1:"+port+":8080",
 		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 		"--health-interval", "1s", "fiber-service:latest")
-	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 
 	waitFor(t, "docker health status healthy", 60*time.Second, func() error {
 		s := docker(t, "inspect", "--format", "{{.State.Health.Status}}", name)
@@ -152,9 +173,9 @@ func runAndStop(t *testing.T, ref, arch string) {
 	t.Helper()
 	port := freePort()
 	name := "fiber-e2e-" + arch
+	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	docker(t, "run", "-d", "--platform", "linux/"+arch, "--name", name, "-p", "127.0.0.1:"+port+":8080",
 		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", ref)
-	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	base := "http://127.0.0.1:" + port
 	waitFor(t, arch+" container answers", 60*time.Second, func() error {
 		_, _, err := get(base + "/livez")

@@ -134,7 +134,11 @@ func jsonField(doc string, keys ...string) map[string]string {
 
 // get does GET url and returns status and body.
 func get(url string) (int, string, error) {
-	client := http.Client{Timeout: 5 * time.Second}
+	return getWith(&http.Client{Timeout: 5 * time.Second}, url)
+}
+
+// getWith is get through a given client (to keep its connections alive).
+func getWith(client *http.Client, url string) (int, string, error) {
 	resp, err := client.Get(url)
 	if err != nil {
 		return 0, "", err

@@ -164,13 +164,18 @@ func imageTarget(res *results.Results) results.Target {
 	return t
 }
 
-// buildTargets: a fast warm rebuild, and cross-compiling arm64 well ahead of
-// emulating it.
+// buildTargets: a fast warm rebuild, a fast build on a brand-new builder
+// from the registry cache, and cross-compiling arm64 well ahead of emulating
+// it.
 func buildTargets(res *results.Results) []results.Target {
 	builds := res.Builds()
 	warm := results.Target{Name: "warm rebuild of both platforms ≤ 10 s", Figure: notMeasured}
 	if b, ok := builds["warm"]; ok {
 		warm.Figure, warm.Met = fmt.Sprintf("%.1f s", b.Seconds), met(b.Seconds <= 10)
+	}
+	cached := results.Target{Name: "both platforms on an empty builder from the registry cache ≤ 10 s", Figure: notMeasured}
+	if b, ok := builds["registry-cache"]; ok {
+		cached.Figure, cached.Met = fmt.Sprintf("%.1f s", b.Seconds), met(b.Seconds <= 10)
 	}
 	cross := results.Target{Name: "cross-compiled arm64 ≥ 10× faster than emulated", Figure: notMeasured}
 	em, ok1 := builds["emulated-arm64"]
@@ -187,5 +192,5 @@ func buildTargets(res *results.Results) []results.Target {
 			cross.Met = met(r >= 10)
 		}
 	}
-	return []results.Target{warm, cross}
+	return []results.Target{warm, cached, cross}
 }
