@@ -219,6 +219,28 @@ func TestSplitBuild(t *testing.T) {
 	}
 }
 
+// TestSplitBuildNoAttestations: with ATTESTATIONS=false each platform is
+// pushed as a plain image manifest (no index); the merge makes an index of
+// the two images alone.
+func TestSplitBuildNoAttestations(t *testing.T) {
+	requireNoEmulation(t)
+	splitBuild(t) // the builders, and their build cache
+	dir := t.TempDir()
+	args := []string{"-t", env.registry + "/fiber-service:e2e-split-noattest"}
+	for _, p := range wantPlatforms {
+		arch := strings.TrimPrefix(p, "linux/")
+		file := dir + "/" + arch + ".json"
+		vars := append(append([]string{"PLATFORMS=" + p, "ATTESTATIONS=false"}, split.vars...), env.dockerEnv...)
+		must(t, vars, "docker", "buildx", "bake", "--builder", "fiber-"+arch, "--metadata-file", file, "image-digest")
+		args = append(args, file)
+	}
+	r := runResult(t, env.dockerEnv, env.root+"/scripts/merge-platforms", args...)
+	if r.code != 0 {
+		t.Fatalf("merge-platforms: exit %d\n%s", r.code, tail(r.stderr, 20))
+	}
+	checkIndex(t, remoteIndex(t, args[1]), false)
+}
+
 // TestMergeBadInput: sources that are missing, lack a platform, leave one
 // out or repeat one are refused with one line naming the problem, and the
 // tag keeps pointing where it did.
@@ -302,6 +324,28 @@ func TestMultiNode(t *testing.T) {
 			t.Errorf("the %s node built %v, want [%s] only", p, built, p)
 		}
 	}
+
+	// With a cache: image-digest on the same builder, one target per
+	// platform, each on its node and writing its own cache scope; merged.
+	t.Run("image-digest with a cache", func(t *testing.T) {
+		cache := env.registry + "/fiber-service-cache-multinode-" + fmt.Sprint(time.Now().Unix())
+		file := t.TempDir() + "/nodes.json"
+		vars := append([]string{"REGISTRY=" + env.registry, "CACHE=" + cache}, env.dockerEnv...)
+		must(t, vars, "docker", "buildx", "bake", "--builder", "fiber-multi", "--metadata-file", file, "image-digest")
+		ref := env.registry + "/fiber-service:e2e-multinode-digest"
+		must(t, env.dockerEnv, env.root+"/scripts/merge-platforms", "-t", ref, file)
+		checkIndex(t, remoteIndex(t, ref), true)
+		repo, err := name.NewRepository(cache, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scopes, err := remote.List(repo)
+		sort.Strings(scopes)
+		if err != nil || strings.Join(scopes, ",") != "image-linux-amd64,image-linux-arm64" {
+			t.Errorf("cache scopes written: %v (%v), want image-linux-amd64 and image-linux-arm64", scopes, err)
+		}
+		cachedOnFreshBuilders(t, "multinode", []string{"CACHE=" + cache})
+	})
 }
 
 // TestCachePerPlatform: the split build exported each platform's cache to
@@ -311,32 +355,7 @@ func TestMultiNode(t *testing.T) {
 func TestCachePerPlatform(t *testing.T) {
 	requireNoEmulation(t)
 	splitBuild(t)
-	for _, p := range wantPlatforms {
-		arch := strings.TrimPrefix(p, "linux/")
-		t.Run(arch, func(t *testing.T) {
-			fresh, err := startBuildkitd("cache-"+arch, env.state+"/buildkit-cache-"+arch)
-			if err != nil {
-				t.Fatal(err)
-			}
-			builder := "fiber-fresh-" + arch
-			docker(t, "buildx", "create", "--name", builder, "--driver", "remote", fresh)
-			t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "buildx", "rm", builder) })
-			vars := append(append([]string{"PLATFORMS=" + p}, split.vars...), env.dockerEnv...)
-			r := runResult(t, vars, "docker", "buildx", "bake", "--builder", builder, "--progress", "rawjson", "image")
-			if r.code != 0 {
-				t.Fatalf("bake on the fresh builder: exit %d\n%s", r.code, tail(r.stderr, 30))
-			}
-			steps := goStepsCached(t, r.stderr)
-			if len(steps) < 2 { // go mod download and go build
-				t.Fatalf("found %d Go steps in the build log, want at least 2: %v", len(steps), steps)
-			}
-			for step, cached := range steps {
-				if !cached {
-					t.Errorf("not CACHED on a fresh %s builder: %s", p, step)
-				}
-			}
-		})
-	}
+	cachedOnFreshBuilders(t, "split", split.vars)
 
 	t.Run("gha scopes", func(t *testing.T) {
 		scopes := map[string]bool{}
@@ -362,4 +381,37 @@ func TestCachePerPlatform(t *testing.T) {
 			t.Errorf("gha cache scopes %v: want one per platform", scopes)
 		}
 	})
+}
+
+// cachedOnFreshBuilders: for each platform, a brand-new builder (empty
+// buildkitd) builds PLATFORMS=<platform> with vars (CACHE=...) and must find
+// every Go step CACHED.
+func cachedOnFreshBuilders(t *testing.T, name string, vars []string) {
+	t.Helper()
+	for _, p := range wantPlatforms {
+		arch := strings.TrimPrefix(p, "linux/")
+		t.Run(arch, func(t *testing.T) {
+			fresh, err := startBuildkitd("cache-"+name+"-"+arch, env.state+"/buildkit-cache-"+name+"-"+arch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			builder := "fiber-fresh-" + name + "-" + arch
+			docker(t, "buildx", "create", "--name", builder, "--driver", "remote", fresh)
+			t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "buildx", "rm", builder) })
+			vars := append(append([]string{"PLATFORMS=" + p}, vars...), env.dockerEnv...)
+			r := runResult(t, vars, "docker", "buildx", "bake", "--builder", builder, "--progress", "rawjson", "image")
+			if r.code != 0 {
+				t.Fatalf("bake on the fresh builder: exit %d\n%s", r.code, tail(r.stderr, 30))
+			}
+			steps := goStepsCached(t, r.stderr)
+			if len(steps) < 2 { // go mod download and go build
+				t.Fatalf("found %d Go steps in the build log, want at least 2: %v", len(steps), steps)
+			}
+			for step, cached := range steps {
+				if !cached {
+					t.Errorf("not CACHED on a fresh %s builder: %s", p, step)
+				}
+			}
+		})
+	}
 }
