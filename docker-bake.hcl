@@ -54,6 +54,8 @@ variable "SOURCE_DATE_EPOCH" {
 variable "CACHE" {
   # "" = no external cache, "gha" = GitHub Actions cache,
   # anything else = registry repository for type=registry cache (mode=max).
+  # One scope per platform set (cache_scope), so builds of one platform on
+  # separate builders do not overwrite each other's cache.
   default = ""
 }
 variable "ATTESTATIONS" {
@@ -75,19 +77,42 @@ variable "GOLANG_DIGEST" {
   default = ""
 }
 
+function "image_repo" {
+  params = []
+  result = "${REGISTRY != "" ? "${REGISTRY}/" : ""}${IMAGE}"
+}
+
 function "image_ref" {
   params = [tag]
-  result = "${REGISTRY != "" ? "${REGISTRY}/" : ""}${IMAGE}:${tag}"
+  result = "${image_repo()}:${tag}"
 }
 
+# The cache scope of a build of these platforms: image-linux-amd64 for one,
+# image-linux-amd64-linux-arm64 for both on one builder. A scope is a
+# type=registry tag (CACHE:SCOPE) or a type=gha scope.
+function "cache_scope" {
+  params = [platforms]
+  result = "image-${join("-", [for p in platforms : replace(p, "/", "-")])}"
+}
+
+function "cache_entry" {
+  params = [scope]
+  result = CACHE == "gha" ? "type=gha,scope=${scope}" : "type=registry,ref=${CACHE}:${scope}"
+}
+
+# What every build reads: the scope of each platform of PLATFORMS (written
+# by split builds) and the scope of all of them (written by one builder).
 function "cache_from" {
-  params = [scope]
-  result = CACHE == "" ? [] : CACHE == "gha" ? ["type=gha,scope=${scope}"] : ["type=registry,ref=${CACHE}:${scope}"]
+  params = []
+  result = CACHE == "" ? [] : [
+    for s in distinct(concat([for p in split(",", PLATFORMS) : cache_scope([p])], [cache_scope(split(",", PLATFORMS))])) : cache_entry(s)
+  ]
 }
 
+# What a build of these platforms writes: its own scope only.
 function "cache_to" {
-  params = [scope]
-  result = CACHE == "" ? [] : CACHE == "gha" ? ["type=gha,scope=${scope},mode=max"] : ["type=registry,ref=${CACHE}:${scope},mode=max"]
+  params = [platforms]
+  result = CACHE == "" ? [] : ["${cache_entry(cache_scope(platforms))},mode=max"]
 }
 
 group "default" {
@@ -113,6 +138,7 @@ target "_common" {
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : null
   }
   # Base image pins: a named context replaces the FROM reference of that name.
+  cache-from = cache_from()
   contexts = {
     for name, ref in {
       "alpine:${ALPINE_VERSION}"                    = ALPINE_DIGEST != "" ? "docker-image://alpine:${ALPINE_VERSION}@${ALPINE_DIGEST}" : ""
@@ -138,8 +164,25 @@ target "image" {
     ATTESTATIONS ? "type=provenance,mode=max" : "type=provenance,disabled=true",
     ATTESTATIONS && SBOM ? "type=sbom" : "type=sbom,disabled=true",
   ]
-  cache-from = cache_from("image")
-  cache-to   = cache_to("image")
+  cache-to = cache_to(split(",", PLATFORMS))
+}
+
+# The split build: one image per platform of PLATFORMS (image-digest-linux-amd64,
+# ...), each pushed by digest only, so no tag moves and parallel builds do
+# not race for one; scripts/merge-platforms then points the tag at an index
+# of them. Run it per platform on separate builders (PLATFORMS=linux/arm64 on
+# an arm64 machine), or once on a multi-node builder: each target lands on the
+# node of its platform and writes the cache scope of its platform.
+target "image-digest" {
+  name      = "image-digest-${replace(platform, "/", "-")}"
+  matrix    = { platform = split(",", PLATFORMS) }
+  inherits  = ["image"]
+  platforms = [platform]
+  tags      = [image_repo()]
+  # rewrite-timestamp: with SOURCE_DATE_EPOCH, the same layer bytes (and
+  # manifest digests) as any other build of the commit.
+  output   = ["type=image,push-by-digest=true,name-canonical=true,push=true${SOURCE_DATE_EPOCH != "" ? ",rewrite-timestamp=true" : ""}"]
+  cache-to = cache_to([platform])
 }
 
 # Host platform only, into the local Docker image store (`docker run` works).
@@ -147,7 +190,6 @@ target "image-local" {
   inherits   = ["_common", "_tags", "docker-metadata-action"]
   target     = "image"
   output     = ["type=docker"]
-  cache-from = cache_from("image")
 }
 
 target "binaries" {
@@ -156,14 +198,12 @@ target "binaries" {
   platforms  = split(",", PLATFORMS)
   # platform-split=true: dist/<os>_<arch>/server even for a single platform.
   output     = ["type=local,dest=./dist,platform-split=true"]
-  cache-from = cache_from("image")
 }
 
 target "test" {
   inherits   = ["_common"]
   target     = "test"
   output     = ["type=cacheonly"]
-  cache-from = cache_from("image")
 }
 
 # Dockerfile build checks only (the Dockerfile sets check=error=true).

@@ -67,16 +67,17 @@ bb_bake() {
 
 bb_prune() { "$BB_BIN/buildctl" --addr "$BB_ADDR" prune --all >/dev/null; }
 
-# bb_buildkitd NAME: a buildkitd with an empty root (removed on exit) that
-# uses the local registry as its docker.io mirror; prints its address.
+# bb_buildkitd NAME VAR: a buildkitd with an empty root (removed on exit) that
+# uses the local registry as its docker.io mirror; sets VAR to its address.
+# Not called in $(...): the exit hook must be registered in this shell.
 bb_buildkitd() {
   local dir="$WORK/buildkitd-$1" root pid
   mkdir -p "$dir" "$FIBER_CACHE_DIR"
   root="$(mktemp -d "$FIBER_CACHE_DIR/bench-buildkit.XXXXXX")"
   buildkitd_config "$dir/buildkitd.toml" "$BB_MIRROR"
-  pid="$(buildkitd_start "$BB_BIN" "$root" "$dir" "$dir/buildkitd.toml")"
+  pid="$(buildkitd_start "$BB_BIN" "$root" "$dir" "$dir/buildkitd.toml")" || return
   on_exit "daemon_stop $pid; buildkit_rm_root '$root'"
-  echo "unix://$dir/buildkitd.sock"
+  printf -v "$2" '%s' "unix://$dir/buildkitd.sock"
 }
 
 # --- image size ------------------------------------------------------------------
@@ -172,8 +173,11 @@ bb_emulated() {
     --output "type=oci,dest=$out" .)
 }
 
-bench_buildkit() {
+# bb_setup: once per run: BuildKit, the local registry with the stand-ins,
+# the main buildkitd and builder "bench", the repository copy.
+bb_setup() {
   local vars port
+  [ -z "${BB_ADDR:-}" ] || return 0
   ALPINE_ROOTFS_DIR="${ALPINE_ROOTFS_DIR:-$ROOT/../shared/alpine}"
   alpine_rootfs "$ALPINE_ROOTFS_DIR" >/dev/null || die "no Alpine minirootfs"
   BB_BIN="$(buildkit_tools "$ROOT/scripts/tools" "$FIBER_CACHE_DIR")" || die "building BuildKit failed"
@@ -192,7 +196,7 @@ bench_buildkit() {
   fi
   # Fresh buildkitd roots: the cold build really starts from nothing, and no
   # other buildkitd's state (scripts/build-image's) is touched.
-  BB_ADDR="$(bb_buildkitd main)" || die "buildkitd did not start"
+  bb_buildkitd main BB_ADDR || die "buildkitd did not start"
   standins_push "$BB_BIN" "$BB_ADDR" "$FIBER_CACHE_DIR" "$ALPINE_ROOTFS_DIR" "$BB_MIRROR" \
     "$BB_GO_VERSION" "$BB_ALPINE_VERSION" || die "stand-in base images failed"
   "$BB_BIN/buildx" create --name bench --driver remote --use "$BB_ADDR" >/dev/null
@@ -200,7 +204,10 @@ bench_buildkit() {
   # The repository copy the builds run in (only what the build context uses).
   mkdir -p "$WORK/repo"
   (cd "$ROOT" && tar -cf - go.mod go.sum app Dockerfile docker-bake.hcl .dockerignore) | tar -xf - -C "$WORK/repo"
+}
 
+bench_buildkit() {
+  bb_setup
   if want build; then
     bb_prune
     bb_build cold "both platforms, empty cache" bb_bake "$WORK/cold.tar"
@@ -211,7 +218,7 @@ bench_buildkit() {
     CACHE="$cache" bb_bake "$WORK/export.tar" >"$WORK/cache-export.log" 2>&1 ||
       { tail -n 40 "$WORK/cache-export.log" >&2; die "cache export failed"; }
     local fresh
-    fresh="$(bb_buildkitd cache)" || die "buildkitd did not start"
+    bb_buildkitd cache fresh || die "buildkitd did not start"
     "$BB_BIN/buildx" create --name bench-fresh --driver remote "$fresh" >/dev/null
     CACHE="$cache" bb_build registry-cache "both platforms, empty builder, CACHE=registry (mode=max)" \
       bb_bake "$WORK/registry-cache.tar" --builder bench-fresh

@@ -25,7 +25,9 @@ var buildVars = []string{"VERSION=" + testVersion, "COMMIT=" + testCommit, "SOUR
 func buildArchive(t *testing.T, buildkit string, extra ...string) string {
 	t.Helper()
 	out := t.TempDir() + "/image.oci.tar"
-	vars := append([]string{"BUILDKIT_HOST=" + buildkit}, buildVars...)
+	// build-image checks the registry of FIBER_REGISTRY_PORT (default 5000): ours.
+	port := strings.TrimPrefix(env.registry, "127.0.0.1:")
+	vars := append([]string{"BUILDKIT_HOST=" + buildkit, "FIBER_REGISTRY_PORT=" + port}, buildVars...)
 	r := runResult(t, vars, env.root+"/scripts/build-image", append([]string{"--offline", "-o", out}, extra...)...)
 	if r.code != 0 {
 		t.Fatalf("build-image --offline: exit %d\n%s", r.code, tail(r.stdout+r.stderr, 40))
