@@ -3,11 +3,13 @@
 # arm64 image here. Building never needs it: nothing runs for the target
 # platform. Functions only (no traps, no globals).
 
-
 # binfmt_mount: mounts binfmt_misc if needed; prints "mounted" if it did.
 binfmt_mount() {
 	[[ -e "/proc/sys/fs/binfmt_misc/register" ]] && return 0
-	mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || { fail "cannot mount binfmt_misc"; return; }
+	mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || {
+		fail "cannot mount binfmt_misc"
+		return
+	}
 	echo mounted
 }
 
@@ -41,7 +43,10 @@ binfmt_enable() {
 # QEMU's qemu-binfmt-conf.sh.
 binfmt_register_aarch64() {
 	local name="$1"
-	[[ -x /usr/bin/qemu-aarch64-static ]] || { fail "qemu-aarch64-static is missing (apt-get install qemu-user-static)"; return; }
+	[[ -x /usr/bin/qemu-aarch64-static ]] || {
+		fail "qemu-aarch64-static is missing (apt-get install qemu-user-static)"
+		return
+	}
 	binfmt_remove "$name"
 	printf '%s' ":$name:M::"'\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'":"'\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'":/usr/bin/qemu-aarch64-static:F" \
 		>"/proc/sys/fs/binfmt_misc/register"

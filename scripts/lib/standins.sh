@@ -12,12 +12,21 @@
 alpine_rootfs() {
 	local dir="$1" arch f
 	[[ -f "$dir/SHA512SUMS" ]] ||
-		{ fail "no Alpine minirootfs in $dir (set ALPINE_ROOTFS_DIR to a folder with Alpine's minirootfs tarballs and SHA512SUMS)"; return; }
+		{
+			fail "no Alpine minirootfs in $dir (set ALPINE_ROOTFS_DIR to a folder with Alpine's minirootfs tarballs and SHA512SUMS)"
+			return
+		}
 	(cd "$dir" && sha512sum --quiet -c SHA512SUMS) >&2 ||
-		{ fail "Alpine minirootfs checksum mismatch in $dir"; return; }
+		{
+			fail "Alpine minirootfs checksum mismatch in $dir"
+			return
+		}
 	for arch in amd64:x86_64 arm64:aarch64; do
 		f="$(find "$dir" -maxdepth 1 -name "alpine-minirootfs-*-${arch#*:}.tar.gz" | sort -V | tail -n1)"
-		[[ -n "$f" ]] || { fail "no ${arch#*:} minirootfs in $dir"; return; }
+		[[ -n "$f" ]] || {
+			fail "no ${arch#*:} minirootfs in $dir"
+			return
+		}
 		echo "${arch%%:*} $f"
 	done
 }
@@ -130,7 +139,10 @@ LABEL moby.buildkit.frontend.network.none="true"
 LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring,moby.buildkit.frontend.contexts.zstd"
 ENTRYPOINT ["/bin/dockerfile-frontend"]
 DOCKERFILE
-	key="$({ cat "$work/frontend/Dockerfile"; echo "$bin"; } | sha256sum | cut -c1-16)"
+	key="$({
+		cat "$work/frontend/Dockerfile"
+		echo "$bin"
+	} | sha256sum | cut -c1-16)"
 	layout="$(standin_build "$bin" "$addr" "$cache" dockerfile-frontend "$key" "$work/frontend" \
 		--opt "platform=linux/$host_arch")" || return
 	standin_push "$layout" "$reg" docker/dockerfile:1
