@@ -54,7 +54,7 @@ func newService(cfg Config, events, access *slog.Logger) *service {
 	}
 	app.Use(recoverPanics(events))
 
-	h := &handlers{draining: draining, versionBody: currentBuild().JSON(), maxSleep: cfg.ShutdownTimeout}
+	h := &handlers{draining: draining, versionBody: currentBuild().JSON(), log: events}
 	registerRoutes(app, routes(h, cfg.DebugRoutes))
 	return &service{app: app, draining: draining}
 }
