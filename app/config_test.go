@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-func envOf(kv map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
-}
-
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := loadConfig(envOf(nil))
 	if err != nil {
