@@ -127,8 +127,12 @@ func TestProcessPanicLog(t *testing.T) {
 }
 
 // Access lines still buffered when the process stops are written at exit.
+// LOG_LEVEL=error, so that no shutdown line flushes the buffer first.
 func TestProcessAccessLinesFlushedAtExit(t *testing.T) {
-	p := startServer(t)
+	port := freePort(t)
+	p := startProc(t, "PORT="+port, "HOST=127.0.0.1", "LOG_LEVEL=error")
+	p.addr = "127.0.0.1:" + port
+	eventually(t, 5*time.Second, "the server to listen", func() bool { return !connRefused(p.addr) })
 	const n = 20
 	for i := range n {
 		get(t, "GET", p.url("/"), http.Header{"X-Request-Id": {fmt.Sprintf("flush-%d", i)}})
