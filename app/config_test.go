@@ -92,3 +92,35 @@ func TestEverySettingIsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// Every range the README gives: the ends are accepted, one step beyond
+// each is refused.
+func TestLoadConfigRanges(t *testing.T) {
+	cases := []struct {
+		name     string
+		accepted []string
+		refused  []string
+	}{
+		{"PORT", []string{"0", "65535"}, []string{"-1", "65536"}},
+		{"READ_TIMEOUT", []string{"1ns", "1h"}, []string{"0s", "1h0m0.000000001s"}},
+		{"WRITE_TIMEOUT", []string{"1ns", "1h"}, []string{"0s", "1h0m0.000000001s"}},
+		{"IDLE_TIMEOUT", []string{"1ns", "1h"}, []string{"0s", "1h0m0.000000001s"}},
+		{"SHUTDOWN_TIMEOUT", []string{"1ns", "1h"}, []string{"0s", "1h0m0.000000001s"}},
+		{"SHUTDOWN_DELAY", []string{"0s", "1h"}, []string{"-1ns", "1h0m0.000000001s"}},
+		{"BODY_LIMIT", []string{"1", "1GiB", "1048576KiB"}, []string{"0", "1073741825", "1025MiB"}},
+		{"READ_BUFFER_SIZE", []string{"4KiB", "4096", "1MiB", "1048576B"}, []string{"4095", "1048577", "2MiB", "3KiB"}},
+		{"MAX_CONNS", []string{"1", "1000000"}, []string{"0", "1000001"}},
+	}
+	for _, tc := range cases {
+		for _, v := range tc.accepted {
+			if _, err := loadConfig(envOf(map[string]string{tc.name: v})); err != nil {
+				t.Errorf("%s=%s refused: %v", tc.name, v, err)
+			}
+		}
+		for _, v := range tc.refused {
+			if _, err := loadConfig(envOf(map[string]string{tc.name: v})); err == nil {
+				t.Errorf("%s=%s accepted", tc.name, v)
+			}
+		}
+	}
+}

@@ -137,6 +137,21 @@ func TestProcessBadConfigExits2BeforeBinding(t *testing.T) {
 	}
 }
 
+// A port that cannot be bound is a failure (1), not a bad setting (2).
+func TestProcessPortTakenExits1(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	code, stdout, _ := runServer(t, []string{"HOST=127.0.0.1", "PORT=" + port})
+	rec, _ := parseJSONLog(strings.TrimSpace(stdout))
+	if code != 1 || rec.msg() != "cannot listen" || !strings.Contains(rec.str("err"), "address already in use") {
+		t.Errorf("port taken: exit %d, stdout %q; want 1 and a \"cannot listen\" line", code, stdout)
+	}
+}
+
 // runServer runs the binary to completion and returns its exit code and output.
 func runServer(t *testing.T, env []string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
