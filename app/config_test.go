@@ -124,3 +124,30 @@ func TestLoadConfigRanges(t *testing.T) {
 		}
 	}
 }
+
+// HOST takes an IP address (IPv6 with or without brackets) or an RFC 1123
+// host name: labels of 1 to 63 letters, digits and inner hyphens, 253
+// characters in all.
+func TestParseHost(t *testing.T) {
+	label63 := strings.Repeat("a", 63)
+	name253 := label63 + "." + label63 + "." + label63 + "." + strings.Repeat("b", 61)
+	accepted := map[string]string{
+		"127.0.0.1": "127.0.0.1", "::1": "::1", "[::1]": "::1", "[fe80::1%eth0]": "fe80::1%eth0",
+		"localhost": "localhost", "api.internal": "api.internal", "azAZ09-x.y-0": "azAZ09-x.y-0",
+		label63: label63, name253: name253, "a": "a",
+	}
+	for v, want := range accepted {
+		if got, err := parseHost(v); err != nil || got != want {
+			t.Errorf("HOST=%q: %q, %v; want %q", v, got, err, want)
+		}
+	}
+	refused := []string{
+		name253 + "b", label63 + "a", "-a", "a-", "a..b", ".a", "a.", "a b", "a_b",
+		"a`b", "a{b", "a@b", "a[b", "a/b", "a:b", "ü", "::1]x",
+	}
+	for _, v := range refused {
+		if got, err := parseHost(v); err == nil {
+			t.Errorf("HOST=%q accepted as %q", v, got)
+		}
+	}
+}

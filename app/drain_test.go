@@ -172,11 +172,7 @@ func TestDrainUnderLoad(t *testing.T) {
 	})
 
 	// An idle keep-alive connection: the drain must close it.
-	idle := &keepAliveClient{addr: p.addr}
-	defer idle.close()
-	if o, _, detail := idle.do("/livez", "", liveBody); o != outcomeOK {
-		t.Fatalf("idle connection's first request: %v %s", o, detail)
-	}
+	idle := keptAlive(t, p.addr, "/livez", liveBody)
 	idleClosed := make(chan error, 1)
 	go func() {
 		_ = idle.cc.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -260,11 +256,7 @@ func TestDrainUnderLoad(t *testing.T) {
 func TestDrainShutdownDelay(t *testing.T) {
 	const delay = 2 * time.Second
 	p := startServer(t, "SHUTDOWN_DELAY="+delay.String(), "SHUTDOWN_TIMEOUT=3s")
-	k := &keepAliveClient{addr: p.addr}
-	defer k.close()
-	if o, closed, detail := k.do("/", "", rootBody); o != outcomeOK || closed {
-		t.Fatalf("before SIGTERM: %v %s (Connection: close %v)", o, detail, closed)
-	}
+	k := keptAlive(t, p.addr, "/", rootBody)
 	sigAt := time.Now()
 	p.signal(syscall.SIGTERM)
 	rec := p.waitLog(5*time.Second, `"shutting down"`, func(r logRecord) bool { return r.msg() == "shutting down" })

@@ -153,13 +153,8 @@ func TestMaxConnsCap(t *testing.T) {
 	const n = 3
 	p := startServer(t, "MAX_CONNS="+strconv.Itoa(n))
 	var held []*keepAliveClient
-	for i := range n {
-		k := &keepAliveClient{addr: p.addr}
-		defer k.close()
-		if o, _, detail := k.do("/", "", rootBody); o != outcomeOK {
-			t.Fatalf("connection %d of %d: %v %s", i+1, n, o, detail)
-		}
-		held = append(held, k)
+	for range n {
+		held = append(held, keptAlive(t, p.addr, "/", rootBody))
 	}
 
 	extra, err := net.DialTimeout("tcp", p.addr, 2*time.Second)
@@ -258,11 +253,7 @@ func TestWriteTimeout(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	const idle = 500 * time.Millisecond
 	p := startServer(t, "IDLE_TIMEOUT="+idle.String(), "READ_TIMEOUT=1h")
-	k := &keepAliveClient{addr: p.addr}
-	defer k.close()
-	if o, closed, detail := k.do("/", "", rootBody); o != outcomeOK || closed {
-		t.Fatalf("first request: %v %s (Connection: close %v)", o, detail, closed)
-	}
+	k := keptAlive(t, p.addr, "/", rootBody)
 	answered := time.Now()
 	_ = k.cc.SetReadDeadline(answered.Add(10 * time.Second))
 	n, err := k.cc.Read(make([]byte, 1))

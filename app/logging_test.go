@@ -182,11 +182,7 @@ func TestProcessLogLevelWarn(t *testing.T) {
 // MAX_CONNS), which the default level hides (see TestMaxConnsCap).
 func TestProcessLogLevelDebug(t *testing.T) {
 	p := startServer(t, "LOG_LEVEL=debug", "MAX_CONNS=1")
-	held := &keepAliveClient{addr: p.addr}
-	defer held.close()
-	if o, _, detail := held.do("/", "", rootBody); o != outcomeOK {
-		t.Fatalf("first connection: %v %s", o, detail)
-	}
+	keptAlive(t, p.addr, "/", rootBody)
 	resps, raw := rawExchange(t, p.addr, nil)
 	if len(resps) != 1 || resps[0].status != 503 {
 		t.Fatalf("connection over MAX_CONNS=1: %q, want a 503", raw)

@@ -208,6 +208,18 @@ func (k *keepAliveClient) do(path, extra string, wantBody []byte) (o outcome, cl
 	return outcomeOK, resp.Close, ""
 }
 
+// keptAlive returns a client whose connection has been answered once
+// (GET path, body want) and kept open by the server.
+func keptAlive(t testing.TB, addr, path string, want []byte) *keepAliveClient {
+	t.Helper()
+	k := &keepAliveClient{addr: addr}
+	t.Cleanup(k.close)
+	if o, closed, detail := k.do(path, "", want); o != outcomeOK || closed {
+		t.Fatalf("GET %s on a new connection: %v %s (Connection: close %v)", path, o, detail, closed)
+	}
+	return k
+}
+
 func (k *keepAliveClient) close() {
 	if k.cc != nil {
 		k.cc.Close()
