@@ -21,7 +21,7 @@ import (
 func TestAppendJSONStringMatchesSlog(t *testing.T) {
 	awkward := []string{
 		"", "plain", `quote " and back\slash`, "new\nline\ttab\r", "nul\x00bell\x07del\x7f",
-		"ünïcödé ✓ 日本", "bad utf8 \xff\xfe end", "truncated \xe2\x82", "</script>&amp;", "\u2028\u2029",
+		"ünïcödé ✓ 日本", "bad utf8 \xff\xfe end", "\x80 lone continuation", "\x1f unit separator, \x20 space", "truncated \xe2\x82", "</script>&amp;", "\u2028\u2029",
 	}
 	for _, s := range awkward {
 		var line bytes.Buffer
