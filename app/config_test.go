@@ -151,3 +151,25 @@ func TestParseHost(t *testing.T) {
 		}
 	}
 }
+
+// Each refusal says what the value must be.
+func TestLoadConfigMessages(t *testing.T) {
+	for _, tc := range []struct{ name, value, msg string }{
+		{"PORT", "70000", `invalid PORT="70000": must be an integer from 0 to 65535`},
+		{"READ_TIMEOUT", "10", `invalid READ_TIMEOUT="10": must be a duration such as 500ms, 10s or 1m`},
+		{"READ_TIMEOUT", "0s", `invalid READ_TIMEOUT="0s": must be greater than zero`},
+		{"SHUTDOWN_DELAY", "-1s", `invalid SHUTDOWN_DELAY="-1s": must not be negative`},
+		{"IDLE_TIMEOUT", "2h", `invalid IDLE_TIMEOUT="2h": must be at most 1h`},
+		{"BODY_LIMIT", "0", `invalid BODY_LIMIT="0": must be a size from 1 to 1073741824 bytes, such as 16384, 64KiB or 4MiB`},
+		{"LOG_LEVEL", "loud", `invalid LOG_LEVEL="loud": must be debug, info, warn or error`},
+		{"LOG_FORMAT", "xml", `invalid LOG_FORMAT="xml": must be one of json, text`},
+		{"ACCESS_LOG", "maybe", `invalid ACCESS_LOG="maybe": must be true or false`},
+		{"HOST", "a b", `invalid HOST="a b": must be an IP address or a host name`},
+		{"TRUSTED_PROXIES", "proxy.local", `invalid TRUSTED_PROXIES="proxy.local": "proxy.local" is not an IP address or CIDR such as 10.0.0.0/8`},
+	} {
+		_, err := loadConfig(envOf(map[string]string{tc.name: tc.value}))
+		if err == nil || err.Error() != tc.msg {
+			t.Errorf("%s=%s: %v, want %s", tc.name, tc.value, err, tc.msg)
+		}
+	}
+}

@@ -254,6 +254,7 @@ func TestDrainUnderLoad(t *testing.T) {
 // signal (not before, and not twice as late), new connections are refused,
 // and with nothing in flight the process exits 0 at once.
 func TestDrainShutdownDelay(t *testing.T) {
+	t.Parallel() // mostly waiting on the server's timers
 	const delay = 2 * time.Second
 	p := startServer(t, "SHUTDOWN_DELAY="+delay.String(), "SHUTDOWN_TIMEOUT=3s")
 	k := keptAlive(t, p.addr, "/", rootBody)
@@ -306,6 +307,7 @@ func TestDrainShutdownDelay(t *testing.T) {
 // cut off, and the process exits 1 once the timeout runs out, not when the
 // request would have finished.
 func TestShutdownTimeoutExits1(t *testing.T) {
+	t.Parallel() // mostly waiting on the server's timers
 	p := startServer(t, "DEBUG_ROUTES=true", "SHUTDOWN_TIMEOUT=1s")
 	res := startSleep(t, p, "outlasts-the-drain", 30*time.Second)
 	p.signal(syscall.SIGTERM)
@@ -323,6 +325,7 @@ func TestShutdownTimeoutExits1(t *testing.T) {
 // TestSecondSignalExitsAtOnce: a second signal during the drain exits at
 // once with 128+signal.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
+	t.Parallel() // mostly waiting on the server's timers
 	p := startServer(t, "DEBUG_ROUTES=true", "SHUTDOWN_TIMEOUT=30s")
 	startSleep(t, p, "holds-the-drain", 25*time.Second)
 	p.signal(syscall.SIGTERM)

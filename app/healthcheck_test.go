@@ -121,6 +121,7 @@ func TestHealthcheckRequestAndAnswer(t *testing.T) {
 // Against a server that accepts but never answers, it gives up after its
 // 2s timeout: well before the image's HEALTHCHECK timeout.
 func TestHealthcheckGivesUp(t *testing.T) {
+	t.Parallel() // mostly waiting on the server's timers
 	port := fakeServer(t, func(c net.Conn) {
 		_, _ = bufio.NewReader(c).ReadString(0) // until the healthcheck hangs up
 		c.Close()

@@ -212,6 +212,7 @@ func TestMaxConnsCap(t *testing.T) {
 // WRITE_TIMEOUT later the server drops the connection (its descriptor is
 // gone). Without a write deadline it would block forever.
 func TestWriteTimeout(t *testing.T) {
+	t.Parallel() // mostly waiting on the server's timers
 	p := startServer(t, "WRITE_TIMEOUT=500ms", "READ_TIMEOUT=1h", "IDLE_TIMEOUT=1h", "ACCESS_LOG=false")
 	base := snapshotProc(t, p)
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
@@ -251,6 +252,7 @@ func TestWriteTimeout(t *testing.T) {
 // after its last response, not before (READ_TIMEOUT, 1h here, does not
 // apply between requests).
 func TestIdleTimeout(t *testing.T) {
+	t.Parallel() // mostly waiting on the server's timers
 	const idle = 500 * time.Millisecond
 	p := startServer(t, "IDLE_TIMEOUT="+idle.String(), "READ_TIMEOUT=1h")
 	k := keptAlive(t, p.addr, "/", rootBody)

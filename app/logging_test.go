@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -216,4 +217,41 @@ func TestProcessLogFormatText(t *testing.T) {
 	if !found {
 		t.Errorf("no text access line for text-1:\n%s", strings.Join(lines, "\n"))
 	}
+}
+
+// Event lines (startup, shutdown, errors) reach the output as soon as they
+// are logged; access lines wait for the buffer's flush.
+func TestEventLinesAreWrittenAtOnce(t *testing.T) {
+	var w lockedBuffer
+	out := newLogOutput(&w)
+	events, access := newLoggers(Config{LogFormat: "json", LogLevel: slog.LevelInfo}, out)
+	events.Info("listening")
+	if !strings.Contains(w.String(), `"msg":"listening"`) {
+		t.Errorf("the event line is not written at once: %q", w.String())
+	}
+	access.Info("request")
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.String(), `"msg":"request"`) {
+		t.Errorf("the access line is not written by Close: %q", w.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the flusher goroutine and the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

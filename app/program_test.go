@@ -17,6 +17,7 @@ import (
 )
 
 func TestProcessServesEveryEndpoint(t *testing.T) {
+	t.Parallel() // /debug/sleep's default second
 	p := startServer(t, "DEBUG_ROUTES=true")
 	cases := []struct {
 		method, path string
@@ -194,6 +195,10 @@ func TestProcessSubcommands(t *testing.T) {
 		t.Errorf("server version: exit %d, %q, want %q", code, out, want)
 	}
 
+	// An empty command is the server: here it stops at the bad setting.
+	if code, _, errOut := runServer(t, []string{"PORT=x"}, ""); code != 2 || !strings.HasPrefix(errOut, `server: invalid PORT="x"`) {
+		t.Errorf(`server "": exit %d, stderr %q; want the server's own check of PORT`, code, errOut)
+	}
 	for _, args := range [][]string{{"frobnicate"}, {"", "extra"}} {
 		code, out, errOut := runServer(t, nil, args...)
 		if code != 2 || out != "" || !strings.Contains(errOut, "Usage: server [command]") && args[0] != "" || errOut == "" {
