@@ -71,12 +71,9 @@ func (h *handlers) version(c *fiber.Ctx) error {
 // entered, so a drill (or a test) knows from the server itself that the
 // request is in flight.
 func (h *handlers) debugSleep(c *fiber.Ctx) error {
-	d := time.Second
-	if q := c.Query("d"); q != "" {
-		var err error
-		if d, err = time.ParseDuration(q); err != nil || d < 0 || d > maxDebugSleep {
-			return fiber.NewError(fiber.StatusBadRequest, "d must be a duration from 0 to "+maxDebugSleep.String())
-		}
+	d, err := debugSleepFor(c.Query("d"))
+	if err != nil {
+		return err
 	}
 	h.log.Info("debug sleep", "request_id", requestIDOf(c), "d", d.String())
 	// A plain sleep, not cut short by shutdown: it stands for real work
@@ -84,6 +81,19 @@ func (h *handlers) debugSleep(c *fiber.Ctx) error {
 	time.Sleep(d)
 	body, _ := json.Marshal(map[string]string{"slept": d.String()})
 	return sendJSON(c, fiber.StatusOK, body)
+}
+
+// debugSleepFor reads /debug/sleep's ?d=: 1s when empty, else a duration
+// from 0 to maxDebugSleep.
+func debugSleepFor(q string) (time.Duration, error) {
+	if q == "" {
+		return time.Second, nil
+	}
+	d, err := time.ParseDuration(q)
+	if err != nil || d < 0 || d > maxDebugSleep {
+		return 0, fiber.NewError(fiber.StatusBadRequest, "d must be a duration from 0 to "+maxDebugSleep.String())
+	}
+	return d, nil
 }
 
 func (h *handlers) debugPanic(*fiber.Ctx) error {

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
 )
 
 // newTestService builds the app as the program does, with logs captured.
@@ -208,5 +212,22 @@ func TestAccessLogOff(t *testing.T) {
 	do(t, svc, "GET", "/", nil)
 	if strings.Contains(logs.String(), `"msg":"request"`) {
 		t.Fatalf("ACCESS_LOG=false still logged:\n%s", logs.String())
+	}
+}
+
+// /debug/sleep's ?d= takes 0 to 1m (default 1s); the ends are checked here
+// rather than by sleeping a minute.
+func TestDebugSleepFor(t *testing.T) {
+	for q, want := range map[string]time.Duration{"": time.Second, "0s": 0, "1ms": time.Millisecond, "1m": time.Minute} {
+		if d, err := debugSleepFor(q); err != nil || d != want {
+			t.Errorf("d=%q: %v, %v; want %v", q, d, err, want)
+		}
+	}
+	for _, q := range []string{"-1ns", "1m0.000000001s", "2m", "soon", "1"} {
+		d, err := debugSleepFor(q)
+		var fe *fiber.Error
+		if !errors.As(err, &fe) || fe.Code != 400 || fe.Message != "d must be a duration from 0 to 1m0s" {
+			t.Errorf("d=%q: %v, %v; want a 400 naming the range", q, d, err)
+		}
 	}
 }
