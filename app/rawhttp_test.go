@@ -83,6 +83,16 @@ func parseResponses(data []byte, methods []string) ([]rawResponse, error) {
 		if err != nil {
 			return out, fmt.Errorf("response %d: truncated body: %w", len(out)+1, err)
 		}
+		if req.Method == http.MethodHead && resp.Close {
+			// A HEAD request the server could not read is refused in
+			// full, body included, and the connection closed: the rest
+			// is either nothing or exactly that body.
+			rest, _ := io.ReadAll(br)
+			if len(rest) != 0 && int64(len(rest)) != resp.ContentLength {
+				return out, fmt.Errorf("response %d to HEAD: %d bytes after it, Content-Length %d", len(out)+1, len(rest), resp.ContentLength)
+			}
+			body = rest
+		}
 		if resp.ProtoMajor != 1 || resp.ProtoMinor != 1 {
 			return out, fmt.Errorf("response %d: protocol %s, want HTTP/1.1", len(out)+1, resp.Proto)
 		}
