@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-func envOf(kv map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := kv[k]; return v, ok }
-}
-
 func TestLoadConfigDefaults(t *testing.T) {
 	c, err := loadConfig(envOf(nil))
 	if err != nil {
@@ -94,6 +90,87 @@ func TestEverySettingIsDocumented(t *testing.T) {
 		var c Config
 		if err := s.parse(&c, s.def); err != nil {
 			t.Errorf("default of %s (%q) is invalid: %v", s.name, s.def, err)
+		}
+	}
+}
+
+// Every range the README gives: the ends are accepted, one step beyond
+// each is refused.
+func TestLoadConfigRanges(t *testing.T) {
+	cases := []struct {
+		name     string
+		accepted []string
+		refused  []string
+	}{
+		{"PORT", []string{"0", "65535"}, []string{"-1", "65536"}},
+		{"READ_TIMEOUT", []string{"1ns", "1h"}, []string{"0s", "1h0m0.000000001s"}},
+		{"WRITE_TIMEOUT", []string{"1ns", "1h"}, []string{"0s", "1h0m0.000000001s"}},
+		{"IDLE_TIMEOUT", []string{"1ns", "1h"}, []string{"0s", "1h0m0.000000001s"}},
+		{"SHUTDOWN_TIMEOUT", []string{"1ns", "1h"}, []string{"0s", "1h0m0.000000001s"}},
+		{"SHUTDOWN_DELAY", []string{"0s", "1h"}, []string{"-1ns", "1h0m0.000000001s"}},
+		{"BODY_LIMIT", []string{"1", "1GiB", "1048576KiB"}, []string{"0", "1073741825", "1025MiB"}},
+		{"READ_BUFFER_SIZE", []string{"4KiB", "4096", "1MiB", "1048576B"}, []string{"4095", "1048577", "2MiB", "3KiB"}},
+		{"MAX_CONNS", []string{"1", "1000000"}, []string{"0", "1000001"}},
+	}
+	for _, tc := range cases {
+		for _, v := range tc.accepted {
+			if _, err := loadConfig(envOf(map[string]string{tc.name: v})); err != nil {
+				t.Errorf("%s=%s refused: %v", tc.name, v, err)
+			}
+		}
+		for _, v := range tc.refused {
+			if _, err := loadConfig(envOf(map[string]string{tc.name: v})); err == nil {
+				t.Errorf("%s=%s accepted", tc.name, v)
+			}
+		}
+	}
+}
+
+// HOST takes an IP address (IPv6 with or without brackets) or an RFC 1123
+// host name: labels of 1 to 63 letters, digits and inner hyphens, 253
+// characters in all.
+func TestParseHost(t *testing.T) {
+	label63 := strings.Repeat("a", 63)
+	name253 := label63 + "." + label63 + "." + label63 + "." + strings.Repeat("b", 61)
+	accepted := map[string]string{
+		"127.0.0.1": "127.0.0.1", "::1": "::1", "[::1]": "::1", "[fe80::1%eth0]": "fe80::1%eth0",
+		"localhost": "localhost", "api.internal": "api.internal", "azAZ09-x.y-0": "azAZ09-x.y-0",
+		label63: label63, name253: name253, "a": "a",
+	}
+	for v, want := range accepted {
+		if got, err := parseHost(v); err != nil || got != want {
+			t.Errorf("HOST=%q: %q, %v; want %q", v, got, err, want)
+		}
+	}
+	refused := []string{
+		name253 + "b", label63 + "a", "-a", "a-", "a..b", ".a", "a.", "a b", "a_b",
+		"a`b", "a{b", "a@b", "a[b", "a/b", "a:b", "ü", "::1]x",
+	}
+	for _, v := range refused {
+		if got, err := parseHost(v); err == nil {
+			t.Errorf("HOST=%q accepted as %q", v, got)
+		}
+	}
+}
+
+// Each refusal says what the value must be.
+func TestLoadConfigMessages(t *testing.T) {
+	for _, tc := range []struct{ name, value, msg string }{
+		{"PORT", "70000", `invalid PORT="70000": must be an integer from 0 to 65535`},
+		{"READ_TIMEOUT", "10", `invalid READ_TIMEOUT="10": must be a duration such as 500ms, 10s or 1m`},
+		{"READ_TIMEOUT", "0s", `invalid READ_TIMEOUT="0s": must be greater than zero`},
+		{"SHUTDOWN_DELAY", "-1s", `invalid SHUTDOWN_DELAY="-1s": must not be negative`},
+		{"IDLE_TIMEOUT", "2h", `invalid IDLE_TIMEOUT="2h": must be at most 1h`},
+		{"BODY_LIMIT", "0", `invalid BODY_LIMIT="0": must be a size from 1 to 1073741824 bytes, such as 16384, 64KiB or 4MiB`},
+		{"LOG_LEVEL", "loud", `invalid LOG_LEVEL="loud": must be debug, info, warn or error`},
+		{"LOG_FORMAT", "xml", `invalid LOG_FORMAT="xml": must be one of json, text`},
+		{"ACCESS_LOG", "maybe", `invalid ACCESS_LOG="maybe": must be true or false`},
+		{"HOST", "a b", `invalid HOST="a b": must be an IP address or a host name`},
+		{"TRUSTED_PROXIES", "proxy.local", `invalid TRUSTED_PROXIES="proxy.local": "proxy.local" is not an IP address or CIDR such as 10.0.0.0/8`},
+	} {
+		_, err := loadConfig(envOf(map[string]string{tc.name: tc.value}))
+		if err == nil || err.Error() != tc.msg {
+			t.Errorf("%s=%s: %v, want %s", tc.name, tc.value, err, tc.msg)
 		}
 	}
 }

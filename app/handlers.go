@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -24,8 +25,12 @@ var (
 type handlers struct {
 	draining    *atomic.Bool // set once shutdown begins
 	versionBody []byte
-	maxSleep    time.Duration
+	log         *slog.Logger // events, written at once
 }
+
+// maxDebugSleep caps /debug/sleep: long enough to outlast a drain (to watch
+// SHUTDOWN_TIMEOUT run out), short enough that a forgotten request ends.
+const maxDebugSleep = time.Minute
 
 func sendJSON(c *fiber.Ctx, status int, body []byte) error {
 	c.Status(status)
@@ -62,20 +67,33 @@ func (h *handlers) version(c *fiber.Ctx) error {
 }
 
 // debugSleep holds a request open for ?d= (default 1s, at most
-// SHUTDOWN_TIMEOUT), to watch a drain happen.
+// maxDebugSleep), to watch a drain happen. It logs when the request has
+// entered, so a drill (or a test) knows from the server itself that the
+// request is in flight.
 func (h *handlers) debugSleep(c *fiber.Ctx) error {
-	d := time.Second
-	if q := c.Query("d"); q != "" {
-		var err error
-		if d, err = time.ParseDuration(q); err != nil || d < 0 || d > h.maxSleep {
-			return fiber.NewError(fiber.StatusBadRequest, "d must be a duration from 0 to "+h.maxSleep.String())
-		}
+	d, err := debugSleepFor(c.Query("d"))
+	if err != nil {
+		return err
 	}
+	h.log.Info("debug sleep", "request_id", requestIDOf(c), "d", d.String())
 	// A plain sleep, not cut short by shutdown: it stands for real work
 	// that a drain has to wait for.
 	time.Sleep(d)
 	body, _ := json.Marshal(map[string]string{"slept": d.String()})
 	return sendJSON(c, fiber.StatusOK, body)
+}
+
+// debugSleepFor reads /debug/sleep's ?d=: 1s when empty, else a duration
+// from 0 to maxDebugSleep.
+func debugSleepFor(q string) (time.Duration, error) {
+	if q == "" {
+		return time.Second, nil
+	}
+	d, err := time.ParseDuration(q)
+	if err != nil || d < 0 || d > maxDebugSleep {
+		return 0, fiber.NewError(fiber.StatusBadRequest, "d must be a duration from 0 to "+maxDebugSleep.String())
+	}
+	return d, nil
 }
 
 func (h *handlers) debugPanic(*fiber.Ctx) error {

@@ -3,7 +3,6 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"io"
 )
@@ -12,8 +11,9 @@ const usage = `Usage: server [command]
 
 Commands:
   (none)       serve HTTP until SIGTERM or SIGINT
-  healthcheck  GET http://127.0.0.1:$PORT/livez; exit 0 if healthy, 1 if not
-               (for a container HEALTHCHECK: no curl needed)
+  healthcheck  GET http://HOST:PORT/livez (127.0.0.1 when HOST is empty,
+               0.0.0.0 or ::) within 2s; exit 0 if healthy, 1 if not, a bad
+               environment included (for a container HEALTHCHECK: no curl)
   version      print version, commit, build time, Go version and platform
   help         print this help
 
@@ -21,7 +21,7 @@ Environment (unset or empty takes the default):
 `
 
 // Main runs the program and returns its exit code: 0 success, 1 failure,
-// 2 bad usage or configuration.
+// 2 bad usage or configuration; healthcheck exits 0 or 1 only.
 func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
 	cmd := ""
 	if len(args) > 0 {
@@ -36,7 +36,9 @@ func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr i
 		fmt.Fprintf(stdout, "%s commit=%s built=%s %s %s/%s\n",
 			b.Version, b.Commit, b.BuildTime, b.GoVersion, b.OS, b.Arch)
 		return 0
-	case "", "healthcheck":
+	case "healthcheck":
+		return healthcheck(args[1:], lookupEnv, stderr)
+	case "":
 	default:
 		fmt.Fprintf(stderr, "server: unknown command %q\n\n", cmd)
 		printUsage(stderr)
@@ -49,16 +51,8 @@ func Main(args []string, lookupEnv func(string) (string, bool), stdout, stderr i
 
 	cfg, err := loadConfig(lookupEnv)
 	if err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			fmt.Fprintf(stderr, "server: %v\n", err)
-			return 2
-		}
 		fmt.Fprintf(stderr, "server: %v\n", err)
-		return 1
-	}
-	if cmd == "healthcheck" {
-		return healthcheck(cfg, stderr)
+		return 2
 	}
 
 	out := newLogOutput(stdout)

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
 )
 
 // newTestService builds the app as the program does, with logs captured.
@@ -115,15 +119,22 @@ func TestVersionReportsThisBuild(t *testing.T) {
 
 func TestRequestID(t *testing.T) {
 	svc, _ := newTestService(t, nil)
-	resp, _ := do(t, svc, "GET", "/", http.Header{"X-Request-Id": {"abc-123.XYZ_7"}})
-	if got := resp.Header.Get("X-Request-ID"); got != "abc-123.XYZ_7" {
-		t.Fatalf("sane incoming ID not kept: %q", got)
+	every := "AZaz09-_.:/+=@"
+	longest := strings.Repeat(every, 10)[:maxRequestIDLen]
+	for _, good := range []string{"abc-123.XYZ_7", every, "Root=1-5759e988-bd862e3fe1be46a994272793", "a", longest} {
+		resp, _ := do(t, svc, "GET", "/", http.Header{"X-Request-Id": {good}})
+		if got := resp.Header.Get("X-Request-ID"); got != good {
+			t.Errorf("sane incoming ID %q not kept: %q", good, got)
+		}
+	}
+	if maxRequestIDLen != 128 {
+		t.Errorf("request IDs up to %d characters are kept, the README says 128", maxRequestIDLen)
 	}
 	seen := map[string]bool{}
-	for _, bad := range []string{"has space", `quote"d`, strings.Repeat("a", 129), "ü-non-ascii", "<script>"} {
+	for _, bad := range []string{"has space", `quote"d`, longest + "a", "ü-non-ascii", "<script>", "a,b", "a;b", "a%b", "a\\b"} {
 		resp, _ := do(t, svc, "GET", "/", http.Header{"X-Request-Id": {bad}})
 		got := resp.Header.Get("X-Request-ID")
-		if got == bad || !validRequestID([]byte(got)) || seen[got] {
+		if got == bad || !generatedRequestID.MatchString(got) || seen[got] {
 			t.Fatalf("incoming %q: got %q, want a fresh generated ID", bad, got)
 		}
 		seen[got] = true
@@ -133,13 +144,22 @@ func TestRequestID(t *testing.T) {
 func TestDrainingTurnsReadinessAndHealthTo503(t *testing.T) {
 	svc, _ := newTestService(t, nil)
 	svc.draining.Store(true)
-	for path, want := range map[string]int{"/readyz": 503, "/health": 503, "/livez": 200, "/": 200} {
-		resp, _ := do(t, svc, "GET", path, nil)
-		if resp.StatusCode != want {
-			t.Errorf("%s while draining: %d, want %d", path, resp.StatusCode, want)
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/readyz", 503, `{"status":"shutting down"}`},
+		{"/health", 503, `{"key":"unhealthy","value":"shutting down"}`},
+		{"/livez", 200, `{"status":"live"}`},
+		{"/", 200, `{"key":"key","value":"value"}`},
+	} {
+		resp, body := do(t, svc, "GET", tc.path, nil)
+		if resp.StatusCode != tc.status || body != tc.body {
+			t.Errorf("%s while draining: %d %s, want %d %s", tc.path, resp.StatusCode, body, tc.status, tc.body)
 		}
 		if !resp.Close {
-			t.Errorf("%s while draining: want Connection: close", path)
+			t.Errorf("%s while draining: want Connection: close", tc.path)
 		}
 	}
 }
@@ -192,5 +212,22 @@ func TestAccessLogOff(t *testing.T) {
 	do(t, svc, "GET", "/", nil)
 	if strings.Contains(logs.String(), `"msg":"request"`) {
 		t.Fatalf("ACCESS_LOG=false still logged:\n%s", logs.String())
+	}
+}
+
+// /debug/sleep's ?d= takes 0 to 1m (default 1s); the ends are checked here
+// rather than by sleeping a minute.
+func TestDebugSleepFor(t *testing.T) {
+	for q, want := range map[string]time.Duration{"": time.Second, "0s": 0, "1ms": time.Millisecond, "1m": time.Minute} {
+		if d, err := debugSleepFor(q); err != nil || d != want {
+			t.Errorf("d=%q: %v, %v; want %v", q, d, err, want)
+		}
+	}
+	for _, q := range []string{"-1ns", "1m0.000000001s", "2m", "soon", "1"} {
+		d, err := debugSleepFor(q)
+		var fe *fiber.Error
+		if !errors.As(err, &fe) || fe.Code != 400 || fe.Message != "d must be a duration from 0 to 1m0s" {
+			t.Errorf("d=%q: %v, %v; want a 400 naming the range", q, d, err)
+		}
 	}
 }

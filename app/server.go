@@ -64,7 +64,7 @@ func newService(cfg Config, events *slog.Logger, access accessLogger) *service {
 	app.Use(recoverPanics(events))
 
 	uses := routeSet(app)
-	h := &handlers{draining: draining, versionBody: currentBuild().JSON(), maxSleep: cfg.ShutdownTimeout}
+	h := &handlers{draining: draining, versionBody: currentBuild().JSON(), log: events}
 	registerRoutes(app, routes(h, cfg.DebugRoutes))
 	if metrics != nil {
 		metrics.learnRoutes(app, uses)

@@ -25,6 +25,13 @@ type BuildInfo struct {
 }
 
 func currentBuild() BuildInfo {
+	info, _ := debug.ReadBuildInfo()
+	return describeBuild(version, commit, buildTime, info)
+}
+
+// describeBuild fills in what -ldflags -X left empty from what the Go
+// toolchain recorded in the binary (info, nil when there is none).
+func describeBuild(version, commit, buildTime string, info *debug.BuildInfo) BuildInfo {
 	b := BuildInfo{
 		Version:   version,
 		Commit:    commit,
@@ -33,7 +40,7 @@ func currentBuild() BuildInfo {
 		OS:        runtime.GOOS,
 		Arch:      runtime.GOARCH,
 	}
-	if info, ok := debug.ReadBuildInfo(); ok {
+	if info != nil {
 		if b.Version == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			b.Version = info.Main.Version
 		}

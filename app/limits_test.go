@@ -1,0 +1,294 @@
+package app
+
+// Connection limits of the real binary: READ_TIMEOUT against idle and
+// slowloris clients, WRITE_TIMEOUT against a client that does not read,
+// IDLE_TIMEOUT, READ_BUFFER_SIZE and MAX_CONNS.
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestIdleAndSlowlorisConnectionsAreCut: thousands of idle connections and
+// a client trickling its headers do not stop real clients from being
+// served, and the server closes them all once READ_TIMEOUT has passed.
+func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
+	const (
+		idle        = 2000
+		slowloris   = 4
+		readTimeout = time.Second
+	)
+	raiseFDLimit(t, 2*(idle+slowloris)+512)
+	p := startServer(t, "READ_TIMEOUT="+readTimeout.String(), "ACCESS_LOG=false")
+	base := snapshotProc(t, p)
+
+	type watched struct {
+		dialled time.Time
+		closed  chan time.Duration // how long after dialling the server closed it
+	}
+	var got408 atomic.Int64
+	// watch reads from c until the server closes it. Anything it sends
+	// first must be a 408 (fasthttp answers a first request that timed out).
+	watch := func(c net.Conn, w watched, errs chan<- string) {
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		data, err := io.ReadAll(io.LimitReader(c, 4096))
+		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+			errs <- fmt.Sprintf("waiting for close: %v after %q", err, data)
+			return
+		}
+		if len(data) > 0 {
+			if !bytes.HasPrefix(data, []byte("HTTP/1.1 408 ")) {
+				errs <- fmt.Sprintf("unexpected bytes before close: %q", data)
+			}
+			got408.Add(1)
+		}
+		w.closed <- time.Since(w.dialled)
+	}
+
+	errs := make(chan string, idle+slowloris)
+	var all []watched
+	dialOne := func() net.Conn {
+		// Taken before dialling: the server may accept and arm its deadline
+		// before DialTimeout returns to us.
+		w := watched{dialled: time.Now(), closed: make(chan time.Duration, 1)}
+		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("dial %d: %v", len(all), err)
+		}
+		all = append(all, w)
+		go watch(c, w, errs)
+		return c
+	}
+	for range idle {
+		dialOne()
+	}
+	// Slowloris: a valid request line, then one header line every 100ms,
+	// never the blank line that would end the headers.
+	var trickle sync.WaitGroup
+	for i := range slowloris {
+		c := dialOne()
+		trickle.Add(1)
+		go func() {
+			defer trickle.Done()
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\n"); err != nil {
+				return
+			}
+			for n := range 100 { // at most 10s
+				if _, err := fmt.Fprintf(c, "X-Slow-%d-%d: x\r\n", i, n); err != nil {
+					return // the server closed it
+				}
+				time.Sleep(100 * time.Millisecond) // the attack's pace, not synchronisation
+			}
+		}()
+	}
+	t.Logf("limits: %d idle + %d slowloris connections open; server %v", idle, slowloris, snapshotProc(t, p))
+
+	// Real clients are still served, each within a deadline (get: 5s).
+	for i := range 20 {
+		code, h, body := get(t, "GET", p.url("/"), nil)
+		if code != 200 || body != string(rootBody) || h.Get("X-Request-ID") == "" {
+			t.Fatalf("real client %d while %d connections idle: %d %q", i, idle, code, body)
+		}
+	}
+
+	// Every idle and slowloris connection is closed by the server, not
+	// before READ_TIMEOUT (its deadline starts when the server takes the
+	// connection, after our dial), and well before the default READ_TIMEOUT
+	// of 10s would have (so it is READ_TIMEOUT=1s that cut them).
+	deadline := time.After(8 * time.Second)
+	early, latest := 0, time.Duration(0)
+	for i, w := range all {
+		select {
+		case d := <-w.closed:
+			if d < readTimeout-20*time.Millisecond { // clocks are coarse, never early by more
+				early++
+			}
+			latest = max(latest, d)
+		case <-deadline:
+			t.Fatalf("connection %d of %d (idle first, then slowloris) still open 8s later", i, len(all))
+		}
+	}
+	trickle.Wait()
+	close(errs)
+	n := 0
+	for e := range errs {
+		if n++; n <= 10 {
+			t.Error(e)
+		}
+	}
+	if early > 0 {
+		t.Errorf("%d connections closed before READ_TIMEOUT=%v", early, readTimeout)
+	}
+	var after procSnapshot
+	eventually(t, 5*time.Second, "server fds back to baseline", func() bool {
+		after = snapshotProc(t, p)
+		return after.FDs <= base.FDs
+	})
+	t.Logf("limits: all %d connections closed by the server (%d with a 408 first), the last %v after dialling; server before %v, after %v",
+		len(all), got408.Load(), latest.Round(time.Millisecond), base, after)
+	if code, _, _ := get(t, "GET", p.url("/health"), nil); code != 200 {
+		t.Errorf("/health afterwards: %d", code)
+	}
+}
+
+// TestMaxConnsCap: with MAX_CONNS=N, N keep-alive connections being served
+// take every worker; fasthttp's accept loop answers connection N+1 with a
+// bare 503 ("Server.Concurrency limit exceeded", written by
+// Server.rejectConn, not by Fiber) and closes it. Freeing one connection
+// lets a new one in.
+func TestMaxConnsCap(t *testing.T) {
+	const n = 3
+	p := startServer(t, "MAX_CONNS="+strconv.Itoa(n))
+	var held []*keepAliveClient
+	for range n {
+		held = append(held, keptAlive(t, p.addr, "/", rootBody))
+	}
+
+	extra, err := net.DialTimeout("tcp", p.addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	_ = extra.SetDeadline(time.Now().Add(5 * time.Second))
+	// The 503 is written on accept, before any request; send one anyway.
+	_, _ = io.WriteString(extra, "GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(extra), nil)
+	if err != nil {
+		t.Fatalf("connection %d: want a 503, got %v", n+1, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("connection %d: status %d %q, want 503", n+1, resp.StatusCode, body)
+	}
+	if _, err := extra.Read(make([]byte, 1)); err == nil {
+		t.Errorf("connection %d: still open after the 503", n+1)
+	}
+	t.Logf("MAX_CONNS=%d: connection %d got %d %q, X-Request-ID %q, then closed",
+		n, n+1, resp.StatusCode, body, resp.Header.Get("X-Request-ID"))
+
+	// The held connections still work.
+	for i, k := range held {
+		if o, _, detail := k.do("/", "", rootBody); o != outcomeOK {
+			t.Errorf("held connection %d after the rejection: %v %s", i+1, o, detail)
+		}
+	}
+	// Free one; a new connection is then served.
+	held[0].close()
+	eventually(t, 5*time.Second, "a new connection to be served after one closed", func() bool {
+		k := &keepAliveClient{addr: p.addr}
+		defer k.close()
+		o, _, _ := k.do("/", "", rootBody)
+		return o == outcomeOK
+	})
+	// fasthttp reports the rejection at debug level: hidden at the default
+	// LOG_LEVEL=info (see TestProcessLogLevelDebug for the other side).
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+	for _, r := range p.records() {
+		if r.str("level") == "DEBUG" {
+			t.Errorf("debug line at LOG_LEVEL=info: %v", r)
+		}
+	}
+}
+
+// TestWriteTimeout: a client that sends requests but never reads the
+// answers fills the socket buffers; the server's write then blocks, and
+// WRITE_TIMEOUT later the server drops the connection (its descriptor is
+// gone). Without a write deadline it would block forever.
+func TestWriteTimeout(t *testing.T) {
+	t.Parallel() // mostly waiting on the server's timers
+	p := startServer(t, "WRITE_TIMEOUT=500ms", "READ_TIMEOUT=1h", "IDLE_TIMEOUT=1h", "ACCESS_LOG=false")
+	base := snapshotProc(t, p)
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		// A small receive window, so the server's writes block sooner.
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return errors.Join(err, serr)
+	}}
+	c, err := d.Dial("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		// Pipelined requests whose answers (about 200 bytes each, 40 MB in
+		// all) are far more than the socket buffers hold.
+		batch := bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: t\r\n\r\n"), 1000)
+		_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		for range 200 {
+			if _, err := c.Write(batch); err != nil {
+				return // the server dropped the connection
+			}
+		}
+	}()
+	eventually(t, 5*time.Second, "the server to take the connection", func() bool {
+		return snapshotProc(t, p).FDs > base.FDs
+	})
+	eventually(t, 10*time.Second, "the server to drop the connection it cannot write to", func() bool {
+		return snapshotProc(t, p).FDs <= base.FDs
+	})
+	if code, _, _ := get(t, "GET", p.url("/health"), nil); code != 200 {
+		t.Errorf("/health afterwards: %d", code)
+	}
+}
+
+// TestIdleTimeout: an idle keep-alive connection is closed IDLE_TIMEOUT
+// after its last response, not before (READ_TIMEOUT, 1h here, does not
+// apply between requests).
+func TestIdleTimeout(t *testing.T) {
+	t.Parallel() // mostly waiting on the server's timers
+	const idle = 500 * time.Millisecond
+	p := startServer(t, "IDLE_TIMEOUT="+idle.String(), "READ_TIMEOUT=1h")
+	k := keptAlive(t, p.addr, "/", rootBody)
+	answered := time.Now()
+	_ = k.cc.SetReadDeadline(answered.Add(10 * time.Second))
+	n, err := k.cc.Read(make([]byte, 1))
+	after := time.Since(answered)
+	if n != 0 || err != io.EOF {
+		t.Fatalf("idle connection: read %d bytes, %v; want the server to close it within 10s", n, err)
+	}
+	if after < idle-20*time.Millisecond { // clocks are coarse, never early by more
+		t.Errorf("closed %v after the response, before IDLE_TIMEOUT=%v", after, idle)
+	}
+	t.Logf("idle timeout: closed %v after the response (IDLE_TIMEOUT=%v)", after.Round(time.Millisecond), idle)
+}
+
+// TestReadBufferSize: READ_BUFFER_SIZE caps the request line plus headers:
+// what fits is served, what does not gets 431.
+func TestReadBufferSize(t *testing.T) {
+	withHeader := func(n int) string {
+		return "GET / HTTP/1.1\r\nHost: test\r\nX-Pad: " + strings.Repeat("p", n) + "\r\n\r\n"
+	}
+	for _, tc := range []struct {
+		size   string // READ_BUFFER_SIZE, "" for the default 16KiB
+		header int
+		want   int
+	}{
+		{"8KiB", 6 << 10, 200},
+		{"8KiB", 10 << 10, 431},
+		{"", 12 << 10, 200},
+		{"", 20 << 10, 431},
+	} {
+		p := startServer(t, "READ_BUFFER_SIZE="+tc.size)
+		resps, raw := rawExchange(t, p.addr, []byte(withHeader(tc.header)))
+		if len(resps) != 1 || resps[0].status != tc.want {
+			t.Errorf("READ_BUFFER_SIZE=%q, a %d-byte header: %.200q, want %d", tc.size, tc.header, raw, tc.want)
+		}
+	}
+}
