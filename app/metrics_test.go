@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -256,54 +255,6 @@ func mapsEqual[V comparable](a, b map[string]V) bool {
 		}
 	}
 	return true
-}
-
-// keepAlive sends requests one after another on one connection, dialling
-// again when the server closes it.
-type keepAlive struct {
-	t    *testing.T
-	addr string
-	c    net.Conn
-	r    *bufio.Reader
-}
-
-func (k *keepAlive) do(method, target string) int {
-	k.t.Helper()
-	for attempt := 0; ; attempt++ {
-		if k.c == nil {
-			c, err := net.DialTimeout("tcp", k.addr, 2*time.Second)
-			if err != nil {
-				k.t.Fatal(err)
-			}
-			k.c, k.r = c, bufio.NewReader(c)
-		}
-		_ = k.c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, err := fmt.Fprintf(k.c, "%s %s HTTP/1.1\r\nHost: test\r\n\r\n", method, target)
-		var resp *http.Response
-		if err == nil {
-			resp, err = http.ReadResponse(k.r, &http.Request{Method: method})
-		}
-		if err != nil {
-			k.close()
-			if attempt == 0 {
-				continue // closed by the server after the previous answer
-			}
-			k.t.Fatalf("%s %s: %v", method, target, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.Close {
-			k.close()
-		}
-		return resp.StatusCode
-	}
-}
-
-func (k *keepAlive) close() {
-	if k.c != nil {
-		k.c.Close()
-		k.c = nil
-	}
 }
 
 // A scanner's random paths and made-up methods add no series: every

@@ -236,3 +236,52 @@ func (k *keepAliveClient) close() {
 		k.cc, k.br = nil, nil
 	}
 }
+
+// keepAlive sends requests of any method one after another on one
+// connection, dialling again when the server closes it, and returns the
+// status only (for counting answers; keepAliveClient judges them).
+type keepAlive struct {
+	t    *testing.T
+	addr string
+	c    net.Conn
+	r    *bufio.Reader
+}
+
+func (k *keepAlive) do(method, target string) int {
+	k.t.Helper()
+	for attempt := 0; ; attempt++ {
+		if k.c == nil {
+			c, err := net.DialTimeout("tcp", k.addr, 2*time.Second)
+			if err != nil {
+				k.t.Fatal(err)
+			}
+			k.c, k.r = c, bufio.NewReader(c)
+		}
+		_ = k.c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err := fmt.Fprintf(k.c, "%s %s HTTP/1.1\r\nHost: test\r\n\r\n", method, target)
+		var resp *http.Response
+		if err == nil {
+			resp, err = http.ReadResponse(k.r, &http.Request{Method: method})
+		}
+		if err != nil {
+			k.close()
+			if attempt == 0 {
+				continue // closed by the server after the previous answer
+			}
+			k.t.Fatalf("%s %s: %v", method, target, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Close {
+			k.close()
+		}
+		return resp.StatusCode
+	}
+}
+
+func (k *keepAlive) close() {
+	if k.c != nil {
+		k.c.Close()
+		k.c = nil
+	}
+}
