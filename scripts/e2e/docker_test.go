@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -113,13 +112,11 @@ func TestImageLocalDockerRun(t *testing.T) {
 
 func dockerLogs(t *testing.T, name string) string {
 	t.Helper()
-	cmd := exec.Command("docker", "logs", name)
-	cmd.Env = append(os.Environ(), env.dockerEnv...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	cmd, stdout, stderr := command(env.dockerEnv, "docker", "logs", name)
+	if err := cmd.Run(); err != nil {
 		t.Fatalf("docker logs: %v", err)
 	}
-	return string(out)
+	return stdout.String() + stderr.String()
 }
 
 func hostArch() string {

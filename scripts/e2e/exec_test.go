@@ -16,16 +16,22 @@ import (
 	"time"
 )
 
-// runEnv runs a command with extra environment variables and returns its
-// trimmed stdout; on failure the error carries the tail of stdout and stderr.
-func runEnv(extra []string, name string, args ...string) (string, error) {
+// command is name args run in the repository root, with the environment
+// plus extra, its outputs captured.
+func command(extra []string, name string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), extra...)
 	cmd.Dir = env.root
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
+	return cmd, &stdout, &stderr
+}
+
+// runEnv runs a command with extra environment variables and returns its
+// trimmed stdout; on failure the error carries the tail of stdout and stderr.
+func runEnv(extra []string, name string, args ...string) (string, error) {
+	cmd, stdout, stderr := command(extra, name, args...)
+	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err,
 			tail(stdout.String()+stderr.String(), 40))
 	}
@@ -43,14 +49,9 @@ type result struct {
 // runResult runs a command that may fail on purpose and returns how it ended.
 func runResult(t *testing.T, extra []string, name string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(os.Environ(), extra...)
-	cmd.Dir = env.root
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	cmd, stdout, stderr := command(extra, name, args...)
 	code := 0
-	if err != nil {
+	if err := cmd.Run(); err != nil {
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
 			t.Fatalf("%s: %v", name, err)
