@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Installs Debian packages on first use, so every script works on a fresh
-# machine. Sourced by scripts/test and scripts/lib/buildkit.sh (and so by
-# build-image, e2e-image and bench/run).
+# machine. Sourced by the entry scripts (test, build-image, registry,
+# bench/run) and by the e2e tests' calls into scripts/lib.
 
 # need_commands CMD:PACKAGE...: installs the package of every command that is
 # not on PATH (apt-get, as root).
