@@ -36,7 +36,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	serverBin = filepath.Join(dir, "server")
-	args := []string{"build", "-o", serverBin,
+	// -buildvcs=false: the test binary carries no VCS stamp, so the server
+	// must not either for the two to describe the same build (go build
+	// stamps the commit time in a git checkout by default).
+	args := []string{"build", "-o", serverBin, "-buildvcs=false",
 		"-ldflags", "-X " + appPackage + ".version=test-1.2.3 -X " + appPackage + ".commit=testcommit"}
 	profile := ""
 	if f := flag.Lookup("test.coverprofile"); f != nil && testing.CoverMode() != "" {
