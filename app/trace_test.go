@@ -31,6 +31,7 @@ func TestTraceIDOf(t *testing.T) {
 		{"X-Ray with parent", "", validAmzn, validAmznAsW3C},
 		{"X-Ray, Self first (ALB on a traced request)", "", "Self=1-67891234-12456789abcdef012345678;Root=1-5759e988-bd862e3fe1be46a994272793", validAmznAsW3C},
 		{"X-Ray, spaces after ;", "", "Sampled=1; Root=1-5759e988-bd862e3fe1be46a994272793", validAmznAsW3C},
+		{"X-Ray after an empty field", "", ";Root=1-5759e988-bd862e3fe1be46a994272793", validAmznAsW3C},
 		{"X-Ray upper-case hex", "", "Root=1-5759E988-BD862E3FE1BE46A994272793", validAmznAsW3C},
 		{"both: traceparent wins", validTraceparent, validAmzn, validTraceID},
 		{"bad traceparent: X-Ray used", "00-" + strings.Repeat("0", 32) + "-00f067aa0ba902b7-01", validAmzn, validAmznAsW3C},
