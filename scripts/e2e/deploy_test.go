@@ -40,7 +40,7 @@ func runDeployed(t *testing.T, c deploy.Container, ref, arch, name string) (stri
 		"-p", fmt.Sprintf("127.0.0.1:%s:%d", metrics, c.MetricsPort)}, c.DockerRunArgs()...)
 	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	docker(t, append(args, ref)...)
-	return "http://127.0.0.1:" + port, "http://127.0.0.1:" + metrics
+	return publish(t, port), publish(t, metrics)
 }
 
 // scrape reads /metrics as Prometheus would and returns the value of the
@@ -92,14 +92,12 @@ func TestDeployECS(t *testing.T) {
 					}
 					return nil
 				})
+				waitServing(t, name, base, 10*time.Second)
 			} else {
 				// Under QEMU every exec is many times slower than on a
 				// Graviton host, so the task's timing is judged on the native
 				// platform only; here the task's command itself must pass.
-				waitFor(t, "the service answers", time.Minute, func() error {
-					_, _, err := get(base + "/livez")
-					return err
-				})
+				waitServing(t, name, base, time.Minute)
 				docker(t, append([]string{"exec", name}, h.Command...)...)
 			}
 			checkServes(t, base, arch, "")
@@ -148,13 +146,17 @@ func TestDeployKubernetes(t *testing.T) {
 		}
 	}
 	sp := c.StartupProbe
-	waitFor(t, "startup probe "+sp.Path, sp.InitialDelay+time.Duration(sp.FailureThreshold)*sp.Period, func() error {
+	limit := sp.InitialDelay + time.Duration(sp.FailureThreshold)*sp.Period
+	err = poll(limit, func() error {
 		code, err := probe(sp)
 		if err == nil && code != 200 {
 			err = fmt.Errorf("status %d", code)
 		}
 		return err
 	})
+	if err != nil {
+		t.Fatalf("startup probe %s: not within %s: %v\n%s", sp.Path, limit, err, dockerNetReport(name))
+	}
 	for _, p := range []*deploy.HTTPProbe{c.ReadinessProbe, c.LivenessProbe} {
 		if code, err := probe(p); err != nil || code != 200 {
 			t.Fatalf("probe %s: %d %v, want 200", p.Path, code, err)

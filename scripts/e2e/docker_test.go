@@ -98,7 +98,9 @@ func TestImageLocalDockerRun(t *testing.T) {
 	if hc != `["CMD","/usr/local/bin/server","healthcheck"]` {
 		t.Errorf("health check command %s, want the image's own", hc)
 	}
-	checkServes(t, "http://127.0.0.1:"+port, hostArch(), "")
+	base := publish(t, port)
+	waitServing(t, name, base, 10*time.Second)
+	checkServes(t, base, hostArch(), "")
 
 	docker(t, "stop", name)
 	if code := docker(t, "inspect", "--format", "{{.State.ExitCode}}", name); code != "0" {
@@ -173,11 +175,8 @@ func runAndStop(t *testing.T, ref, arch string) {
 	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	docker(t, "run", "-d", "--platform", "linux/"+arch, "--name", name, "-p", "127.0.0.1:"+port+":8080",
 		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", ref)
-	base := "http://127.0.0.1:" + port
-	waitFor(t, arch+" container answers", 60*time.Second, func() error {
-		_, _, err := get(base + "/livez")
-		return err
-	})
+	base := publish(t, port)
+	waitServing(t, name, base, 60*time.Second)
 	checkServes(t, base, arch, "")
 	docker(t, "stop", name)
 	if code := docker(t, "inspect", "--format", "{{.State.ExitCode}}", name); code != "0" {

@@ -153,14 +153,19 @@ func getWith(client *http.Client, url string) (int, string, error) {
 // error explains a timeout.
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() error) {
 	t.Helper()
+	if err := poll(limit, cond); err != nil {
+		t.Fatalf("%s: not within %s: %v", what, limit, err)
+	}
+}
+
+// poll calls cond every 200 ms until it succeeds or limit has passed, and
+// returns its last error.
+func poll(limit time.Duration, cond func() error) error {
 	deadline := time.Now().Add(limit)
 	for {
 		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, limit, err)
+		if err == nil || time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -21,6 +20,7 @@ var env struct {
 	registry string // 127.0.0.1:PORT of the shared registry
 	readonly string // 127.0.0.1:PORT reserved for a registry that refuses pushes
 	buildkit string // unix:// address of the shared buildkitd
+	netns    string // /run/netns/NAME: the private dockerd's network namespace
 	docker   []string
 	// dockerEnv points the docker CLI at the private dockerd, with buildx as
 	// a CLI plugin and the "fiber" builder (remote driver to buildkitd).
@@ -92,16 +92,21 @@ func setUp() error {
 		return err
 	}
 
-	// The bridge is named after the registry port, so that two runs (two
-	// work trees) can share a machine.
+	// dockerd's network namespace is named after the registry port, so that
+	// two runs (two work trees) can share a machine.
 	dockerState := env.state + "/docker"
-	n, _ := strconv.Atoi(port)
-	bridge, cidr := "fe2e"+port, fmt.Sprintf("10.213.%d.1/24", n%250)
-	pid, err := lib("dockerd_start", dockerState, bridge, cidr, env.registry)
+	netns := "fiber-e2e-" + port
+	env.netns = "/run/netns/" + netns
+	pid, err := lib("dockerd_start", dockerState, netns, env.registry)
 	if err != nil {
 		return err
 	}
-	teardown = append(teardown, func() { lib("dockerd_stop", pid, dockerState, bridge) })
+	teardown = append(teardown, func() { lib("dockerd_stop", pid, dockerState, netns) })
+	stopRelay, err := relayRegistry(env.netns, env.registry)
+	if err != nil {
+		return err
+	}
+	teardown = append(teardown, stopRelay)
 
 	config := env.state + "/docker-config"
 	if err := os.MkdirAll(config+"/cli-plugins", 0o755); err != nil {
