@@ -23,7 +23,8 @@ import (
 
 // TestIdleAndSlowlorisConnectionsAreCut: thousands of idle connections and
 // a client trickling its headers do not stop real clients from being
-// served, and the server closes them all once READ_TIMEOUT has passed.
+// served, and the server closes them all once READ_TIMEOUT has passed, on
+// the metrics listener as on the service's.
 func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 	const (
 		idle        = 2000
@@ -31,7 +32,8 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 		readTimeout = time.Second
 	)
 	raiseFDLimit(t, 2*(idle+slowloris)+512)
-	p := startServer(t, "READ_TIMEOUT="+readTimeout.String(), "ACCESS_LOG=false")
+	p := startServer(t, "READ_TIMEOUT="+readTimeout.String(), "ACCESS_LOG=false", withMetrics)
+	maddr := metricsAddr(t, p)
 	base := snapshotProc(t, p)
 
 	type watched struct {
@@ -40,7 +42,8 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 	}
 	var got408 atomic.Int64
 	// watch reads from c until the server closes it. Anything it sends
-	// first must be a 408 (fasthttp answers a first request that timed out).
+	// first must be a 408 (fasthttp answers a first request that timed out;
+	// net/http, on the metrics listener, closes without a word).
 	watch := func(c net.Conn, w watched, errs chan<- string) {
 		defer c.Close()
 		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -58,13 +61,13 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 		w.closed <- time.Since(w.dialled)
 	}
 
-	errs := make(chan string, idle+slowloris)
+	errs := make(chan string, idle+slowloris+2)
 	var all []watched
-	dialOne := func() net.Conn {
+	dialOne := func(addr string) net.Conn {
 		// Taken before dialling: the server may accept and arm its deadline
 		// before DialTimeout returns to us.
 		w := watched{dialled: time.Now(), closed: make(chan time.Duration, 1)}
-		c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			t.Fatalf("dial %d: %v", len(all), err)
 		}
@@ -73,17 +76,23 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 		return c
 	}
 	for range idle {
-		dialOne()
+		dialOne(p.addr)
 	}
+	dialOne(maddr)
 	// Slowloris: a valid request line, then one header line every 100ms,
-	// never the blank line that would end the headers.
+	// never the blank line that would end the headers; the last one on the
+	// metrics listener.
 	var trickle sync.WaitGroup
-	for i := range slowloris {
-		c := dialOne()
+	for i := range slowloris + 1 {
+		addr, path := p.addr, "/"
+		if i == slowloris {
+			addr, path = maddr, "/metrics"
+		}
+		c := dialOne(addr)
 		trickle.Add(1)
 		go func() {
 			defer trickle.Done()
-			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: test\r\n"); err != nil {
+			if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: test\r\n"); err != nil {
 				return
 			}
 			for n := range 100 { // at most 10s
@@ -94,7 +103,7 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 			}
 		}()
 	}
-	t.Logf("limits: %d idle + %d slowloris connections open; server %v", idle, slowloris, snapshotProc(t, p))
+	t.Logf("limits: %d idle + %d slowloris connections open (one of each on the metrics listener); server %v", idle+1, slowloris+1, snapshotProc(t, p))
 
 	// Real clients are still served, each within a deadline (get: 5s).
 	for i := range 20 {
@@ -118,7 +127,7 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 			}
 			latest = max(latest, d)
 		case <-deadline:
-			t.Fatalf("connection %d of %d (idle first, then slowloris) still open 8s later", i, len(all))
+			t.Fatalf("connection %d of %d (idle first, one idle on the metrics listener, then slowloris, the last on the metrics listener) still open 8s later", i, len(all))
 		}
 	}
 	trickle.Wait()
@@ -210,39 +219,44 @@ func TestMaxConnsCap(t *testing.T) {
 // TestWriteTimeout: a client that sends requests but never reads the
 // answers fills the socket buffers; the server's write then blocks, and
 // WRITE_TIMEOUT later the server drops the connection (its descriptor is
-// gone). Without a write deadline it would block forever.
+// gone), on either listener. Without a write deadline it would block forever.
 func TestWriteTimeout(t *testing.T) {
 	t.Parallel() // mostly waiting on the server's timers
-	p := startServer(t, "WRITE_TIMEOUT=500ms", "READ_TIMEOUT=1h", "IDLE_TIMEOUT=1h", "ACCESS_LOG=false")
-	base := snapshotProc(t, p)
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		// A small receive window, so the server's writes block sooner.
-		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		return errors.Join(err, serr)
-	}}
-	c, err := d.Dial("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	go func() {
-		// Pipelined requests whose answers (about 200 bytes each, 40 MB in
-		// all) are far more than the socket buffers hold.
-		batch := bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: t\r\n\r\n"), 1000)
-		_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		for range 200 {
-			if _, err := c.Write(batch); err != nil {
-				return // the server dropped the connection
-			}
+	p := startServer(t, "WRITE_TIMEOUT=500ms", "READ_TIMEOUT=1h", "IDLE_TIMEOUT=1h", "ACCESS_LOG=false", withMetrics)
+	for _, l := range []struct{ name, addr, path string }{
+		{"service", p.addr, "/"},
+		{"metrics", metricsAddr(t, p), "/metrics"},
+	} {
+		base := snapshotProc(t, p)
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			// A small receive window, so the server's writes block sooner.
+			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			return errors.Join(err, serr)
+		}}
+		c, err := d.Dial("tcp", l.addr)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	eventually(t, 5*time.Second, "the server to take the connection", func() bool {
-		return snapshotProc(t, p).FDs > base.FDs
-	})
-	eventually(t, 10*time.Second, "the server to drop the connection it cannot write to", func() bool {
-		return snapshotProc(t, p).FDs <= base.FDs
-	})
+		defer c.Close()
+		go func() {
+			// Pipelined requests whose answers (at least 200 bytes each, 40 MB
+			// in all) are far more than the socket buffers hold.
+			batch := bytes.Repeat([]byte("GET "+l.path+" HTTP/1.1\r\nHost: t\r\n\r\n"), 1000)
+			_ = c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			for range 200 {
+				if _, err := c.Write(batch); err != nil {
+					return // the server dropped the connection
+				}
+			}
+		}()
+		eventually(t, 5*time.Second, l.name+": the server to take the connection", func() bool {
+			return snapshotProc(t, p).FDs > base.FDs
+		})
+		eventually(t, 10*time.Second, l.name+": the server to drop the connection it cannot write to", func() bool {
+			return snapshotProc(t, p).FDs <= base.FDs
+		})
+	}
 	if code, _, _ := get(t, "GET", p.url("/health"), nil); code != 200 {
 		t.Errorf("/health afterwards: %d", code)
 	}
@@ -250,23 +264,28 @@ func TestWriteTimeout(t *testing.T) {
 
 // TestIdleTimeout: an idle keep-alive connection is closed IDLE_TIMEOUT
 // after its last response, not before (READ_TIMEOUT, 1h here, does not
-// apply between requests).
+// apply between requests), on either listener.
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel() // mostly waiting on the server's timers
 	const idle = 500 * time.Millisecond
-	p := startServer(t, "IDLE_TIMEOUT="+idle.String(), "READ_TIMEOUT=1h")
-	k := keptAlive(t, p.addr, "/", rootBody)
-	answered := time.Now()
-	_ = k.cc.SetReadDeadline(answered.Add(10 * time.Second))
-	n, err := k.cc.Read(make([]byte, 1))
-	after := time.Since(answered)
-	if n != 0 || err != io.EOF {
-		t.Fatalf("idle connection: read %d bytes, %v; want the server to close it within 10s", n, err)
+	p := startServer(t, "IDLE_TIMEOUT="+idle.String(), "READ_TIMEOUT=1h", withMetrics)
+	for _, l := range []struct{ name, addr, path string }{
+		{"service", p.addr, "/"},
+		{"metrics", metricsAddr(t, p), "/metrics"},
+	} {
+		c := answeredOnce(t, l.addr, l.path)
+		answered := time.Now()
+		_ = c.SetReadDeadline(answered.Add(10 * time.Second))
+		n, err := c.Read(make([]byte, 1))
+		after := time.Since(answered)
+		if n != 0 || err != io.EOF {
+			t.Fatalf("%s: idle connection: read %d bytes, %v; want the server to close it within 10s", l.name, n, err)
+		}
+		if after < idle-20*time.Millisecond { // clocks are coarse, never early by more
+			t.Errorf("%s: closed %v after the response, before IDLE_TIMEOUT=%v", l.name, after, idle)
+		}
+		t.Logf("idle timeout: %s connection closed %v after the response (IDLE_TIMEOUT=%v)", l.name, after.Round(time.Millisecond), idle)
 	}
-	if after < idle-20*time.Millisecond { // clocks are coarse, never early by more
-		t.Errorf("closed %v after the response, before IDLE_TIMEOUT=%v", after, idle)
-	}
-	t.Logf("idle timeout: closed %v after the response (IDLE_TIMEOUT=%v)", after.Round(time.Millisecond), idle)
 }
 
 // TestReadBufferSize: READ_BUFFER_SIZE caps the request line plus headers:

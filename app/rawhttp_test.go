@@ -285,3 +285,28 @@ func (k *keepAlive) close() {
 		k.c = nil
 	}
 }
+
+// answeredOnce returns a connection on which GET path was answered 200 in
+// full and which the server keeps open.
+func answeredOnce(t *testing.T, addr, path string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || resp.Close {
+		t.Fatalf("GET %s: %d, %d bytes, %v, Connection: close %v; want 200, kept open", path, resp.StatusCode, len(body), err, resp.Close)
+	}
+	return c
+}

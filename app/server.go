@@ -163,7 +163,7 @@ func serve(cfg Config, events *slog.Logger, access accessLogger) int {
 			return 1
 		}
 		var metricsSrv *http.Server
-		metricsSrv, metricsFailed = serveMetrics(mln, svc.metrics, events)
+		metricsSrv, metricsFailed = serveMetrics(mln, svc.metrics, cfg, events)
 		defer metricsSrv.Close()
 		started = append(started, "metrics_addr", mln.Addr().String())
 	}
@@ -221,14 +221,15 @@ func serve(cfg Config, events *slog.Logger, access accessLogger) int {
 
 // serveMetrics serves /metrics on ln with net/http, apart from Fiber: its
 // connections do not count against MAX_CONNS, and draining does not close
-// it, so Prometheus still sees a saturated or draining server.
-func serveMetrics(ln net.Listener, m *httpMetrics, events *slog.Logger) (*http.Server, <-chan error) {
+// it, so Prometheus still sees a saturated or draining server. The service's
+// timeouts apply here too: a second port is no way around them.
+func serveMetrics(ln net.Listener, m *httpMetrics, cfg Config, events *slog.Logger) (*http.Server, <-chan error) {
 	srv := &http.Server{
-		Handler:           m.handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute, // above Prometheus' usual scrape intervals
-		ErrorLog:          slog.NewLogLogger(events.Handler(), slog.LevelDebug),
+		Handler:      m.handler(),
+		ReadTimeout:  cfg.ReadTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
+		ErrorLog:     slog.NewLogLogger(events.Handler(), slog.LevelDebug),
 	}
 	failed := make(chan error, 1)
 	go func() {
