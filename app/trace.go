@@ -27,8 +27,10 @@ func traceIDOf(h *fasthttp.RequestHeader) traceID {
 	if id, ok := parseTraceparent(h.Peek(headerTraceparent)); ok {
 		return id
 	}
-	id, _ := parseAmznTraceID(h.Peek(headerAmznTraceID))
-	return id
+	if id, ok := parseAmznTraceID(h.Peek(headerAmznTraceID)); ok {
+		return id
+	}
+	return traceID{}
 }
 
 // parseTraceparent accepts version 00 exactly:

@@ -33,6 +33,7 @@ func TestTraceIDOf(t *testing.T) {
 		{"X-Ray, spaces after ;", "", "Sampled=1; Root=1-5759e988-bd862e3fe1be46a994272793", validAmznAsW3C},
 		{"X-Ray after an empty field", "", ";Root=1-5759e988-bd862e3fe1be46a994272793", validAmznAsW3C},
 		{"X-Ray upper-case hex", "", "Root=1-5759E988-BD862E3FE1BE46A994272793", validAmznAsW3C},
+		{"X-Ray with every hex digit", "", "Root=1-01234567-89abcdefABCDEF0123456789", "0123456789abcdefabcdef0123456789"},
 		{"both: traceparent wins", validTraceparent, validAmzn, validTraceID},
 		{"bad traceparent: X-Ray used", "00-" + strings.Repeat("0", 32) + "-00f067aa0ba902b7-01", validAmzn, validAmznAsW3C},
 
