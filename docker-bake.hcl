@@ -100,12 +100,17 @@ function "cache_entry" {
   result = CACHE == "gha" ? "type=gha,scope=${scope}" : "type=registry,ref=${CACHE}:${scope}"
 }
 
-# What every build reads: the scope of each platform of PLATFORMS (written
-# by split builds) and the scope of all of them (written by one builder).
+# What a build of these platforms reads: its own scope first, then the scope
+# of each of its platforms and of all of PLATFORMS, so that a build can start
+# from the cache of a build done the other way (split or not). Own scope
+# first, because go mod download runs on the build platform and so is in
+# every scope: with another platform's scope listed first, a fresh two-node
+# builder took that step from it, found no go build of its own platform
+# after it, and rebuilt one platform (scripts/e2e TestMultiNode).
 function "cache_from" {
-  params = []
+  params = [platforms]
   result = CACHE == "" ? [] : [
-    for s in distinct(concat([for p in split(",", PLATFORMS) : cache_scope([p])], [cache_scope(split(",", PLATFORMS))])) : cache_entry(s)
+    for s in distinct(concat([cache_scope(platforms)], [for p in platforms : cache_scope([p])], [cache_scope(split(",", PLATFORMS))])) : cache_entry(s)
   ]
 }
 
@@ -138,7 +143,6 @@ target "_common" {
     SOURCE_DATE_EPOCH = SOURCE_DATE_EPOCH != "" ? SOURCE_DATE_EPOCH : null
   }
   # Base image pins: a named context replaces the FROM reference of that name.
-  cache-from = cache_from()
   contexts = {
     for name, ref in {
       "alpine:${ALPINE_VERSION}"                    = ALPINE_DIGEST != "" ? "docker-image://alpine:${ALPINE_VERSION}@${ALPINE_DIGEST}" : ""
@@ -156,15 +160,26 @@ target "_tags" {
   tags = [image_ref(TAG)]
 }
 
-target "image" {
-  inherits   = ["_common", "_tags", "docker-metadata-action"]
-  target     = "image"
-  platforms  = split(",", PLATFORMS)
+# The cache every build of PLATFORMS reads. Not in _common: bake merges the
+# cache-from lists of a target and of those it inherits, so a target that
+# reads in another order (image-digest) must not inherit one.
+target "_cache" {
+  cache-from = cache_from(split(",", PLATFORMS))
+}
+
+# The runtime image and its attestations.
+target "_image" {
+  target = "image"
   attest = [
     ATTESTATIONS ? "type=provenance,mode=max" : "type=provenance,disabled=true",
     ATTESTATIONS && SBOM ? "type=sbom" : "type=sbom,disabled=true",
   ]
-  cache-to = cache_to(split(",", PLATFORMS))
+}
+
+target "image" {
+  inherits  = ["_common", "_cache", "_image", "_tags", "docker-metadata-action"]
+  platforms = split(",", PLATFORMS)
+  cache-to  = cache_to(split(",", PLATFORMS))
 }
 
 # The split build: one image per platform of PLATFORMS (image-digest-linux-amd64,
@@ -176,24 +191,25 @@ target "image" {
 target "image-digest" {
   name      = "image-digest-${replace(platform, "/", "-")}"
   matrix    = { platform = split(",", PLATFORMS) }
-  inherits  = ["image"]
+  inherits  = ["_common", "_image", "docker-metadata-action"]
   platforms = [platform]
   tags      = [image_repo()]
   # rewrite-timestamp: with SOURCE_DATE_EPOCH, the same layer bytes (and
   # manifest digests) as any other build of the commit.
-  output   = ["type=image,push-by-digest=true,name-canonical=true,push=true${SOURCE_DATE_EPOCH != "" ? ",rewrite-timestamp=true" : ""}"]
-  cache-to = cache_to([platform])
+  output     = ["type=image,push-by-digest=true,name-canonical=true,push=true${SOURCE_DATE_EPOCH != "" ? ",rewrite-timestamp=true" : ""}"]
+  cache-from = cache_from([platform])
+  cache-to   = cache_to([platform])
 }
 
 # Host platform only, into the local Docker image store (`docker run` works).
 target "image-local" {
-  inherits   = ["_common", "_tags", "docker-metadata-action"]
+  inherits   = ["_common", "_cache", "_tags", "docker-metadata-action"]
   target     = "image"
   output     = ["type=docker"]
 }
 
 target "binaries" {
-  inherits   = ["_common"]
+  inherits   = ["_common", "_cache"]
   target     = "binaries"
   platforms  = split(",", PLATFORMS)
   # platform-split=true: dist/<os>_<arch>/server even for a single platform.
@@ -201,7 +217,7 @@ target "binaries" {
 }
 
 target "test" {
-  inherits   = ["_common"]
+  inherits   = ["_common", "_cache"]
   target     = "test"
   output     = ["type=cacheonly"]
 }

@@ -205,11 +205,7 @@ func TestSplitBuildNoAttestations(t *testing.T) {
 func TestMultiNode(t *testing.T) {
 	requireNoEmulation(t)
 	addrs := platformNodes(t)
-	docker(t, "buildx", "create", "--name", "fiber-multi", "--driver", "remote",
-		"--node", "fiber-multi-amd64", "--platform", "linux/amd64", addrs["linux/amd64"])
-	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "buildx", "rm", "fiber-multi") })
-	docker(t, "buildx", "create", "--name", "fiber-multi", "--append",
-		"--node", "fiber-multi-arm64", "--platform", "linux/arm64", addrs["linux/arm64"])
+	nodeBuilder(t, "fiber-multi", addrs)
 
 	start := time.Now()
 	vars := append([]string{"REGISTRY=" + env.registry, "TAG=e2e-multinode"}, env.dockerEnv...)
@@ -243,13 +239,16 @@ func TestMultiNode(t *testing.T) {
 		}
 	}
 
-	// With a cache: image-digest on the same builder, one target per
+	// With a cache: image-digest on a two-node builder, one target per
 	// platform, each on its node and writing its own cache scope; merged.
+	// New nodes, so that the cache comes from a build, as in CI, and not
+	// from the nodes' own cache of the build above.
 	t.Run("image-digest with a cache", func(t *testing.T) {
 		cache := env.registry + "/fiber-service-cache-multinode-" + fmt.Sprint(time.Now().Unix())
 		file := t.TempDir() + "/nodes.json"
 		vars := append([]string{"REGISTRY=" + env.registry, "CACHE=" + cache}, env.dockerEnv...)
-		must(t, vars, "docker", "buildx", "bake", "--builder", "fiber-multi", "--metadata-file", file, "image-digest")
+		nodeBuilder(t, "fiber-multi-cache", newNodes(t, "multi-cache"))
+		must(t, vars, "docker", "buildx", "bake", "--builder", "fiber-multi-cache", "--metadata-file", file, "image-digest")
 		ref := env.registry + "/fiber-service:e2e-multinode-digest"
 		must(t, env.dockerEnv, env.root+"/scripts/merge-platforms", "-t", ref, file)
 		checkIndex(t, remoteIndex(t, ref), true)
@@ -263,7 +262,54 @@ func TestMultiNode(t *testing.T) {
 			t.Errorf("cache scopes written: %v (%v), want image-linux-amd64 and image-linux-arm64", scopes, err)
 		}
 		cachedOnFreshBuilders(t, "multinode", []string{"CACHE=" + cache})
+
+		// And on a brand-new two-node builder, which rebuilt arm64 while
+		// every target also read the other platform's scope first.
+		t.Run("fresh two-node builder", func(t *testing.T) {
+			nodeBuilder(t, "fiber-fresh-multi", newNodes(t, "fresh-multi"))
+			r := runResult(t, vars, "docker", "buildx", "bake", "--builder", "fiber-fresh-multi", "--progress", "rawjson", "image-digest")
+			if r.code != 0 {
+				t.Fatalf("bake image-digest on the fresh two-node builder: exit %d\n%s", r.code, tail(r.stderr, 30))
+			}
+			steps := goStepsCached(t, r.stderr)
+			if len(steps) < 2*len(wantPlatforms) { // go mod download and go build, per target
+				t.Fatalf("found %d Go steps in the build log, want at least %d: %v", len(steps), 2*len(wantPlatforms), steps)
+			}
+			for step, cached := range steps {
+				if !cached {
+					t.Errorf("not CACHED on a fresh two-node builder: %s", step)
+				}
+			}
+		})
 	})
+}
+
+// newNodes starts a buildkitd with an empty root per platform and returns
+// their addresses by platform.
+func newNodes(t *testing.T, name string) map[string]string {
+	t.Helper()
+	addrs := map[string]string{}
+	for _, p := range wantPlatforms {
+		arch := strings.TrimPrefix(p, "linux/")
+		addr, err := startBuildkitd(name+"-"+arch, env.state+"/buildkit-"+name+"-"+arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[p] = addr
+	}
+	return addrs
+}
+
+// nodeBuilder creates the remote-driver builder name with a node per
+// platform (--append), each restricted to its platform, at addrs[platform].
+func nodeBuilder(t *testing.T, name string, addrs map[string]string) {
+	t.Helper()
+	args := []string{"buildx", "create", "--name", name, "--driver", "remote"}
+	for _, p := range wantPlatforms {
+		docker(t, append(args, "--node", name+"-"+strings.TrimPrefix(p, "linux/"), "--platform", p, addrs[p])...)
+		args = []string{"buildx", "create", "--name", name, "--append"}
+	}
+	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "buildx", "rm", name) })
 }
 
 // TestCachePerPlatform: the split build exported each platform's cache to
