@@ -223,10 +223,7 @@ func TestMaxConnsCap(t *testing.T) {
 func TestWriteTimeout(t *testing.T) {
 	t.Parallel() // mostly waiting on the server's timers
 	p := startServer(t, "WRITE_TIMEOUT=500ms", "READ_TIMEOUT=1h", "IDLE_TIMEOUT=1h", "ACCESS_LOG=false", withMetrics)
-	for _, l := range []struct{ name, addr, path string }{
-		{"service", p.addr, "/"},
-		{"metrics", metricsAddr(t, p), "/metrics"},
-	} {
+	for _, l := range listenersOf(t, p) {
 		base := snapshotProc(t, p)
 		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
@@ -269,10 +266,7 @@ func TestIdleTimeout(t *testing.T) {
 	t.Parallel() // mostly waiting on the server's timers
 	const idle = 500 * time.Millisecond
 	p := startServer(t, "IDLE_TIMEOUT="+idle.String(), "READ_TIMEOUT=1h", withMetrics)
-	for _, l := range []struct{ name, addr, path string }{
-		{"service", p.addr, "/"},
-		{"metrics", metricsAddr(t, p), "/metrics"},
-	} {
+	for _, l := range listenersOf(t, p) {
 		c := answeredOnce(t, l.addr, l.path)
 		answered := time.Now()
 		_ = c.SetReadDeadline(answered.Add(10 * time.Second))
@@ -286,6 +280,15 @@ func TestIdleTimeout(t *testing.T) {
 		}
 		t.Logf("idle timeout: %s connection closed %v after the response (IDLE_TIMEOUT=%v)", l.name, after.Round(time.Millisecond), idle)
 	}
+}
+
+// listener is one of a server's two ports and a path it answers 200 on.
+type listener struct{ name, addr, path string }
+
+// listenersOf returns the service port of p and its metrics port (p runs
+// withMetrics).
+func listenersOf(t *testing.T, p *proc) []listener {
+	return []listener{{"service", p.addr, "/"}, {"metrics", metricsAddr(t, p), "/metrics"}}
 }
 
 // TestReadBufferSize: READ_BUFFER_SIZE caps the request line plus headers:
