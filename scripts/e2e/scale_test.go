@@ -31,18 +31,7 @@ var nodes struct {
 
 func platformNodes(t *testing.T) map[string]string {
 	t.Helper()
-	nodes.once.Do(func() {
-		nodes.addr = map[string]string{}
-		for _, p := range wantPlatforms {
-			arch := strings.TrimPrefix(p, "linux/")
-			addr, err := startBuildkitd("node-"+arch, env.state+"/buildkit-node-"+arch)
-			if err != nil {
-				nodes.err = err
-				return
-			}
-			nodes.addr[p] = addr
-		}
-	})
+	nodes.once.Do(func() { nodes.addr, nodes.err = startNodes("node") })
 	if nodes.err != nil {
 		t.Fatal(nodes.err)
 	}
@@ -284,18 +273,27 @@ func TestMultiNode(t *testing.T) {
 	})
 }
 
-// newNodes starts a buildkitd with an empty root per platform and returns
-// their addresses by platform.
-func newNodes(t *testing.T, name string) map[string]string {
-	t.Helper()
+// startNodes starts a buildkitd with an empty root per platform, named
+// NAME-ARCH, and returns their addresses by platform.
+func startNodes(name string) (map[string]string, error) {
 	addrs := map[string]string{}
 	for _, p := range wantPlatforms {
 		arch := strings.TrimPrefix(p, "linux/")
 		addr, err := startBuildkitd(name+"-"+arch, env.state+"/buildkit-"+name+"-"+arch)
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		addrs[p] = addr
+	}
+	return addrs, nil
+}
+
+// newNodes is startNodes for one test.
+func newNodes(t *testing.T, name string) map[string]string {
+	t.Helper()
+	addrs, err := startNodes(name)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return addrs
 }
