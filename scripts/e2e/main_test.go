@@ -21,6 +21,7 @@ var env struct {
 	readonly string // 127.0.0.1:PORT reserved for a registry that refuses pushes
 	buildkit string // unix:// address of the shared buildkitd
 	netns    string // /run/netns/NAME: the private dockerd's network namespace
+	dockerd  string // the private dockerd's state: socket, log (dockerd.log)
 	docker   []string
 	// dockerEnv points the docker CLI at the private dockerd, with buildx as
 	// a CLI plugin and the "fiber" builder (remote driver to buildkitd).
@@ -94,14 +95,14 @@ func setUp() error {
 
 	// dockerd's network namespace is named after the registry port, so that
 	// two runs (two work trees) can share a machine.
-	dockerState := env.state + "/docker"
+	env.dockerd = env.state + "/docker"
 	netns := "fiber-e2e-" + port
 	env.netns = "/run/netns/" + netns
-	pid, err := lib("dockerd_start", dockerState, netns, env.registry)
+	pid, err := lib("dockerd_start", env.dockerd, netns, env.registry)
 	if err != nil {
 		return err
 	}
-	teardown = append(teardown, func() { lib("dockerd_stop", pid, dockerState, netns) })
+	teardown = append(teardown, func() { lib("dockerd_stop", pid, env.dockerd, netns) })
 	stopRelay, err := relayRegistry(env.netns, env.registry)
 	if err != nil {
 		return err
@@ -116,7 +117,7 @@ func setUp() error {
 		return err
 	}
 	env.dockerEnv = []string{
-		"DOCKER_HOST=unix://" + dockerState + "/docker.sock",
+		"DOCKER_HOST=unix://" + env.dockerd + "/docker.sock",
 		"DOCKER_CONFIG=" + config,
 		// The offline stand-ins have no SBOM scanner image; see README.
 		"SBOM=false",

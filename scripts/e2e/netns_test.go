@@ -155,6 +155,6 @@ func dockerNetReport(name string) string {
 		fmt.Fprintf(&b, "--- connect to %s:8080 inside the namespace: %v\n", ip, err)
 	}
 	show("container log", []string{"docker", "logs", "--tail", "5", name}, env.dockerEnv)
-	show("dockerd log", []string{"tail", "-n", "15", env.state + "/docker/dockerd.log"}, nil)
+	show("dockerd log", []string{"tail", "-n", "15", env.dockerd + "/dockerd.log"}, nil)
 	return b.String()
 }
