@@ -16,22 +16,23 @@ import (
 // environment; the settings table below is the one place that names them,
 // gives their defaults and parses them.
 type Config struct {
-	Host            string
-	Port            int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	IdleTimeout     time.Duration
-	ShutdownTimeout time.Duration
-	ShutdownDelay   time.Duration
-	BodyLimit       int
-	ReadBufferSize  int
-	MaxConns        int
-	LogLevel        slog.Level
-	LogFormat       string
-	AccessLog       bool
-	TrustedProxies  []string
-	DebugRoutes     bool
-	MetricsAddr     string
+	Host              string
+	Port              int
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	ShutdownDelay     time.Duration
+	BodyLimit         int
+	ReadBufferSize    int
+	MaxConns          int
+	ReduceMemoryUsage bool
+	LogLevel          slog.Level
+	LogFormat         string
+	AccessLog         bool
+	TrustedProxies    []string
+	DebugRoutes       bool
+	MetricsAddr       string
 }
 
 type setting struct {
@@ -47,7 +48,7 @@ var settings = []setting{
 		func(c *Config, v string) (err error) { c.Port, err = parseInt(v, 0, 65535); return err }},
 	{"HOST", "", "address to bind; empty means every interface, IPv4 and IPv6",
 		func(c *Config, v string) (err error) { c.Host, err = parseHost(v); return err }},
-	{"READ_TIMEOUT", "10s", "time allowed to read a whole request, headers and body (cuts off slow clients)",
+	{"READ_TIMEOUT", "10s", "time allowed to read a request, headers and body, from its first byte (cuts off slow clients); a new connection must also send that byte within it, so its first request can take up to 2x this from the connect (1x with REDUCE_MEMORY_USAGE=false)",
 		func(c *Config, v string) (err error) { c.ReadTimeout, err = parseDuration(v, false); return err }},
 	{"WRITE_TIMEOUT", "10s", "time allowed to write a response",
 		func(c *Config, v string) (err error) { c.WriteTimeout, err = parseDuration(v, false); return err }},
@@ -63,6 +64,8 @@ var settings = []setting{
 		func(c *Config, v string) (err error) { c.ReadBufferSize, err = parseSize(v, 4<<10, 1<<20); return err }},
 	{"MAX_CONNS", "4096", "most connections served at once; more are answered 503 and closed",
 		func(c *Config, v string) (err error) { c.MaxConns, err = parseInt(v, 1, 1_000_000); return err }},
+	{"REDUCE_MEMORY_USAGE", "true", "return each connection's read and write buffers to a pool between requests, so an idle keep-alive connection costs a few KiB instead of about 17 KiB (fasthttp's ReduceMemoryUsage; see READ_TIMEOUT)",
+		func(c *Config, v string) (err error) { c.ReduceMemoryUsage, err = parseBool(v); return err }},
 	{"LOG_LEVEL", "info", "debug, info, warn or error",
 		func(c *Config, v string) (err error) { c.LogLevel, err = parseLevel(v); return err }},
 	{"LOG_FORMAT", "json", "json or text",
@@ -116,7 +119,7 @@ func printSettings(w io.Writer) {
 		if def == "" {
 			def = `""`
 		}
-		fmt.Fprintf(w, "  %-17s %-7s %s\n", s.name, def, s.help)
+		fmt.Fprintf(w, "  %-19s %-7s %s\n", s.name, def, s.help)
 	}
 }
 

@@ -17,7 +17,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		Port: 8080, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 		IdleTimeout: 75 * time.Second, ShutdownTimeout: 20 * time.Second,
-		BodyLimit: 1 << 20, ReadBufferSize: 16 << 10, MaxConns: 4096,
+		BodyLimit: 1 << 20, ReadBufferSize: 16 << 10, MaxConns: 4096, ReduceMemoryUsage: true,
 		LogLevel: slog.LevelInfo, LogFormat: "json", AccessLog: true,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -33,13 +33,14 @@ func TestLoadConfigValues(t *testing.T) {
 		"PORT": "9000", "HOST": "[::1]", "READ_TIMEOUT": "2s", "SHUTDOWN_DELAY": "5s",
 		"BODY_LIMIT": "4MiB", "READ_BUFFER_SIZE": "32768", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text",
 		"ACCESS_LOG": "false", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1,fd00::/8", "MAX_CONNS": "10",
+		"REDUCE_MEMORY_USAGE": "false",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 9000 || c.Host != "::1" || c.ReadTimeout != 2*time.Second || c.ShutdownDelay != 5*time.Second ||
 		c.BodyLimit != 4<<20 || c.ReadBufferSize != 32768 || c.LogLevel != slog.LevelDebug ||
-		c.LogFormat != "text" || c.AccessLog || c.MaxConns != 10 ||
+		c.LogFormat != "text" || c.AccessLog || c.MaxConns != 10 || c.ReduceMemoryUsage ||
 		!reflect.DeepEqual(c.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1", "fd00::/8"}) {
 		t.Fatalf("parsed wrongly: %+v", c)
 	}
@@ -54,7 +55,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"IDLE_TIMEOUT", "2h"}, {"SHUTDOWN_TIMEOUT", "-3s"}, {"SHUTDOWN_DELAY", "-1s"},
 		{"BODY_LIMIT", "lots"}, {"BODY_LIMIT", "2GiB"}, {"BODY_LIMIT", "-5"},
 		{"READ_BUFFER_SIZE", "1KiB"}, {"READ_BUFFER_SIZE", "9MiB"},
-		{"MAX_CONNS", "0"}, {"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"},
+		{"MAX_CONNS", "0"}, {"REDUCE_MEMORY_USAGE", "on"}, {"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"},
 		{"ACCESS_LOG", "sometimes"}, {"DEBUG_ROUTES", "yes please"},
 		{"TRUSTED_PROXIES", "10.0.0.0/33"}, {"TRUSTED_PROXIES", "10.0.0.1,,"}, {"TRUSTED_PROXIES", "proxy.local"},
 		{"METRICS_ADDR", "9090"}, {"METRICS_ADDR", ":99999"}, {"METRICS_ADDR", "bad host:9090"}, {"METRICS_ADDR", "::1:9090"},
