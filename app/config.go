@@ -30,7 +30,7 @@ type Config struct {
 	LogLevel          slog.Level
 	LogFormat         string
 	AccessLog         bool
-	TrustedProxies    []string
+	TrustedProxies    []netip.Prefix
 	DebugRoutes       bool
 	MetricsAddr       string
 }
@@ -72,17 +72,13 @@ var settings = []setting{
 		func(c *Config, v string) (err error) { c.LogFormat, err = parseChoice(v, "json", "text"); return err }},
 	{"ACCESS_LOG", "true", "one log line per request",
 		func(c *Config, v string) (err error) { c.AccessLog, err = parseBool(v); return err }},
-	{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs whose X-Forwarded-For is believed for the client IP",
+	{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of the load balancers and proxies in front; with it set, the client IP is the right-most X-Forwarded-For address that is not one of them (behind an ALB: the VPC CIDR)",
 		func(c *Config, v string) (err error) { c.TrustedProxies, err = parseProxies(v); return err }},
 	{"DEBUG_ROUTES", "false", "adds /debug/sleep?d=2s and /debug/panic, for drills of draining and recovery; keep off in production",
 		func(c *Config, v string) (err error) { c.DebugRoutes, err = parseBool(v); return err }},
 	{"METRICS_ADDR", "", "host:port of a second listener serving Prometheus /metrics, such as :9090; empty means no metrics",
 		func(c *Config, v string) (err error) { c.MetricsAddr, err = parseListenAddr(v); return err }},
 }
-
-// behindProxies says whether X-Forwarded-For may name the client: only
-// when TRUSTED_PROXIES lists the peers allowed to set it.
-func (c Config) behindProxies() bool { return len(c.TrustedProxies) > 0 }
 
 // ConfigError names the variable and the value that were refused.
 type ConfigError struct {
@@ -250,22 +246,28 @@ func parseListenAddr(v string) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(n)), nil
 }
 
-func parseProxies(v string) ([]string, error) {
+// parseProxies reads TRUSTED_PROXIES into prefixes: an address is a prefix
+// of its full length, IPv4-mapped IPv6 ones are unmapped (the peer and the
+// X-Forwarded-For addresses they are matched against are), zones refused.
+func parseProxies(v string) ([]netip.Prefix, error) {
 	if strings.TrimSpace(v) == "" {
 		return nil, nil
 	}
-	var out []string
+	var out []netip.Prefix
 	for p := range strings.SplitSeq(v, ",") {
 		p = strings.TrimSpace(p)
-		if _, err := netip.ParsePrefix(p); err == nil {
-			out = append(out, p)
-			continue
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR such as 10.0.0.0/8", p)
+			}
+			prefix = netip.PrefixFrom(a, a.BitLen())
 		}
-		if net.ParseIP(p) != nil {
-			out = append(out, p)
-			continue
+		if a := prefix.Addr(); a.Is4In6() && prefix.Bits() >= 96 {
+			prefix = netip.PrefixFrom(a.Unmap(), prefix.Bits()-96)
 		}
-		return nil, fmt.Errorf("%q is not an IP address or CIDR such as 10.0.0.0/8", p)
+		out = append(out, prefix.Masked())
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -41,7 +42,8 @@ func TestLoadConfigValues(t *testing.T) {
 	if c.Port != 9000 || c.Host != "::1" || c.ReadTimeout != 2*time.Second || c.ShutdownDelay != 5*time.Second ||
 		c.BodyLimit != 4<<20 || c.ReadBufferSize != 32768 || c.LogLevel != slog.LevelDebug ||
 		c.LogFormat != "text" || c.AccessLog || c.MaxConns != 10 || c.ReduceMemoryUsage ||
-		!reflect.DeepEqual(c.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1", "fd00::/8"}) {
+		!reflect.DeepEqual(c.TrustedProxies, []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.1/32"), netip.MustParsePrefix("fd00::/8")}) {
 		t.Fatalf("parsed wrongly: %+v", c)
 	}
 }
@@ -184,6 +186,38 @@ func TestLoadConfigMetricsAddr(t *testing.T) {
 		c, err := loadConfig(envOf(map[string]string{"METRICS_ADDR": in}))
 		if err != nil || c.MetricsAddr != want {
 			t.Errorf("METRICS_ADDR=%q: %q, %v; want %q", in, c.MetricsAddr, err, want)
+		}
+	}
+}
+
+// TRUSTED_PROXIES becomes the prefixes the X-Forwarded-For walk matches
+// unmapped addresses against: addresses as full-length prefixes, host bits
+// masked off, IPv4-mapped IPv6 unmapped; zones are refused.
+func TestParseProxies(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.0.0/8":                 "10.0.0.0/8",
+		"10.1.2.3/8":                 "10.0.0.0/8",
+		" 192.168.1.1 ":              "192.168.1.1/32",
+		"::1":                        "::1/128",
+		"fd00::/8, 10.0.0.0/16":      "fd00::/8 10.0.0.0/16",
+		"::ffff:10.0.0.0/104":        "10.0.0.0/8",
+		"::ffff:10.0.0.7":            "10.0.0.7/32",
+		"::ffff:0:0/96":              "0.0.0.0/0",
+		"0.0.0.0/0,::/0":             "0.0.0.0/0 ::/0",
+		"2001:db8::1/64,2001:db8::2": "2001:db8::/64 2001:db8::2/128",
+	} {
+		got, err := parseProxies(in)
+		var s []string
+		for _, p := range got {
+			s = append(s, p.String())
+		}
+		if err != nil || strings.Join(s, " ") != want {
+			t.Errorf("TRUSTED_PROXIES=%q: %v, %v; want %s", in, s, err, want)
+		}
+	}
+	for _, in := range []string{"fe80::1%eth0", "fe80::/64%eth0", "10.0.0.0/8,", "proxy.local", "10.0.0.256", "010.0.0.1", "10.0.0.0/33", "::ffff:10.0.0.0/129"} {
+		if got, err := parseProxies(in); err == nil {
+			t.Errorf("TRUSTED_PROXIES=%q accepted as %v", in, got)
 		}
 	}
 }

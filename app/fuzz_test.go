@@ -138,10 +138,11 @@ func checkConfigInvariants(t *testing.T, c Config) {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		t.Errorf("LogFormat = %q", c.LogFormat)
 	}
+	// Trusted prefixes are what forwardedFor matches unmapped addresses
+	// against: valid, masked, never IPv4-mapped.
 	for _, p := range c.TrustedProxies {
-		_, perr := netip.ParsePrefix(p)
-		if perr != nil && net.ParseIP(p) == nil {
-			t.Errorf("TrustedProxies entry %q is neither IP nor CIDR", p)
+		if !p.IsValid() || p != p.Masked() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+			t.Errorf("TrustedProxies entry %v is not a masked, unmapped prefix", p)
 		}
 	}
 	if c.MetricsAddr != "" {
@@ -196,7 +197,7 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	discard := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := newService(cfg, discard, newJSONAccessLog(io.Discard, cfg.behindProxies()))
+	svc := newService(cfg, discard, newJSONAccessLog(io.Discard, cfg.TrustedProxies))
 	ln := fasthttputil.NewInmemoryListener()
 	served := make(chan error, 1)
 	go func() { served <- svc.app.Listener(ln) }()
