@@ -64,7 +64,7 @@ var settings = []setting{
 		func(c *Config, v string) (err error) { c.ReadBufferSize, err = parseSize(v, 4<<10, 1<<20); return err }},
 	{"MAX_CONNS", "4096", "most connections served at once; more are answered 503 and closed",
 		func(c *Config, v string) (err error) { c.MaxConns, err = parseInt(v, 1, 1_000_000); return err }},
-	{"REDUCE_MEMORY_USAGE", "true", "return each connection's read and write buffers to a pool between requests, so an idle keep-alive connection costs a few KiB instead of about 17 KiB (fasthttp's ReduceMemoryUsage; see READ_TIMEOUT)",
+	{"REDUCE_MEMORY_USAGE", "true", "return each connection's read and write buffers to a pool between requests, so an idle keep-alive connection costs about 6 KiB of RSS instead of 17 KiB (fasthttp's ReduceMemoryUsage; see READ_TIMEOUT)",
 		func(c *Config, v string) (err error) { c.ReduceMemoryUsage, err = parseBool(v); return err }},
 	{"LOG_LEVEL", "info", "debug, info, warn or error",
 		func(c *Config, v string) (err error) { c.LogLevel, err = parseLevel(v); return err }},
