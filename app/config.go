@@ -16,22 +16,23 @@ import (
 // environment; the settings table below is the one place that names them,
 // gives their defaults and parses them.
 type Config struct {
-	Host            string
-	Port            int
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	IdleTimeout     time.Duration
-	ShutdownTimeout time.Duration
-	ShutdownDelay   time.Duration
-	BodyLimit       int
-	ReadBufferSize  int
-	MaxConns        int
-	LogLevel        slog.Level
-	LogFormat       string
-	AccessLog       bool
-	TrustedProxies  []string
-	DebugRoutes     bool
-	MetricsAddr     string
+	Host              string
+	Port              int
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	ShutdownDelay     time.Duration
+	BodyLimit         int
+	ReadBufferSize    int
+	MaxConns          int
+	ReduceMemoryUsage bool
+	LogLevel          slog.Level
+	LogFormat         string
+	AccessLog         bool
+	TrustedProxies    []netip.Prefix
+	DebugRoutes       bool
+	MetricsAddr       string
 }
 
 type setting struct {
@@ -47,7 +48,7 @@ var settings = []setting{
 		func(c *Config, v string) (err error) { c.Port, err = parseInt(v, 0, 65535); return err }},
 	{"HOST", "", "address to bind; empty means every interface, IPv4 and IPv6",
 		func(c *Config, v string) (err error) { c.Host, err = parseHost(v); return err }},
-	{"READ_TIMEOUT", "10s", "time allowed to read a whole request, headers and body (cuts off slow clients)",
+	{"READ_TIMEOUT", "10s", "time allowed to read a request, headers and body, from its first byte (cuts off slow clients); a new connection must also send that byte within it, so its first request can take up to 2x this from the connect (1x with REDUCE_MEMORY_USAGE=false)",
 		func(c *Config, v string) (err error) { c.ReadTimeout, err = parseDuration(v, false); return err }},
 	{"WRITE_TIMEOUT", "10s", "time allowed to write a response",
 		func(c *Config, v string) (err error) { c.WriteTimeout, err = parseDuration(v, false); return err }},
@@ -63,23 +64,21 @@ var settings = []setting{
 		func(c *Config, v string) (err error) { c.ReadBufferSize, err = parseSize(v, 4<<10, 1<<20); return err }},
 	{"MAX_CONNS", "4096", "most connections served at once; more are answered 503 and closed",
 		func(c *Config, v string) (err error) { c.MaxConns, err = parseInt(v, 1, 1_000_000); return err }},
+	{"REDUCE_MEMORY_USAGE", "true", "return each connection's read and write buffers to a pool between requests, so an idle keep-alive connection costs about 6 KiB of RSS instead of 17 KiB (fasthttp's ReduceMemoryUsage; see READ_TIMEOUT)",
+		func(c *Config, v string) (err error) { c.ReduceMemoryUsage, err = parseBool(v); return err }},
 	{"LOG_LEVEL", "info", "debug, info, warn or error",
 		func(c *Config, v string) (err error) { c.LogLevel, err = parseLevel(v); return err }},
 	{"LOG_FORMAT", "json", "json or text",
 		func(c *Config, v string) (err error) { c.LogFormat, err = parseChoice(v, "json", "text"); return err }},
 	{"ACCESS_LOG", "true", "one log line per request",
 		func(c *Config, v string) (err error) { c.AccessLog, err = parseBool(v); return err }},
-	{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs whose X-Forwarded-For is believed for the client IP",
+	{"TRUSTED_PROXIES", "", "comma-separated IPs or CIDRs of the load balancers and proxies in front; with it set, the client IP is the right-most X-Forwarded-For address that is not one of them (behind an ALB: the VPC CIDR)",
 		func(c *Config, v string) (err error) { c.TrustedProxies, err = parseProxies(v); return err }},
 	{"DEBUG_ROUTES", "false", "adds /debug/sleep?d=2s and /debug/panic, for drills of draining and recovery; keep off in production",
 		func(c *Config, v string) (err error) { c.DebugRoutes, err = parseBool(v); return err }},
 	{"METRICS_ADDR", "", "host:port of a second listener serving Prometheus /metrics, such as :9090; empty means no metrics",
 		func(c *Config, v string) (err error) { c.MetricsAddr, err = parseListenAddr(v); return err }},
 }
-
-// behindProxies says whether X-Forwarded-For may name the client: only
-// when TRUSTED_PROXIES lists the peers allowed to set it.
-func (c Config) behindProxies() bool { return len(c.TrustedProxies) > 0 }
 
 // ConfigError names the variable and the value that were refused.
 type ConfigError struct {
@@ -116,7 +115,7 @@ func printSettings(w io.Writer) {
 		if def == "" {
 			def = `""`
 		}
-		fmt.Fprintf(w, "  %-17s %-7s %s\n", s.name, def, s.help)
+		fmt.Fprintf(w, "  %-19s %-7s %s\n", s.name, def, s.help)
 	}
 }
 
@@ -247,22 +246,28 @@ func parseListenAddr(v string) (string, error) {
 	return net.JoinHostPort(host, strconv.Itoa(n)), nil
 }
 
-func parseProxies(v string) ([]string, error) {
+// parseProxies reads TRUSTED_PROXIES into prefixes: an address is a prefix
+// of its full length, IPv4-mapped IPv6 ones are unmapped (the peer and the
+// X-Forwarded-For addresses they are matched against are), zones refused.
+func parseProxies(v string) ([]netip.Prefix, error) {
 	if strings.TrimSpace(v) == "" {
 		return nil, nil
 	}
-	var out []string
+	var out []netip.Prefix
 	for p := range strings.SplitSeq(v, ",") {
 		p = strings.TrimSpace(p)
-		if _, err := netip.ParsePrefix(p); err == nil {
-			out = append(out, p)
-			continue
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR such as 10.0.0.0/8", p)
+			}
+			prefix = netip.PrefixFrom(a, a.BitLen())
 		}
-		if net.ParseIP(p) != nil {
-			out = append(out, p)
-			continue
+		if a := prefix.Addr(); a.Is4In6() && prefix.Bits() >= 96 {
+			prefix = netip.PrefixFrom(a.Unmap(), prefix.Bits()-96)
 		}
-		return nil, fmt.Errorf("%q is not an IP address or CIDR such as 10.0.0.0/8", p)
+		out = append(out, prefix.Masked())
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		Port: 8080, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
 		IdleTimeout: 75 * time.Second, ShutdownTimeout: 20 * time.Second,
-		BodyLimit: 1 << 20, ReadBufferSize: 16 << 10, MaxConns: 4096,
+		BodyLimit: 1 << 20, ReadBufferSize: 16 << 10, MaxConns: 4096, ReduceMemoryUsage: true,
 		LogLevel: slog.LevelInfo, LogFormat: "json", AccessLog: true,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -33,14 +34,16 @@ func TestLoadConfigValues(t *testing.T) {
 		"PORT": "9000", "HOST": "[::1]", "READ_TIMEOUT": "2s", "SHUTDOWN_DELAY": "5s",
 		"BODY_LIMIT": "4MiB", "READ_BUFFER_SIZE": "32768", "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "text",
 		"ACCESS_LOG": "false", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1,fd00::/8", "MAX_CONNS": "10",
+		"REDUCE_MEMORY_USAGE": "false",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 9000 || c.Host != "::1" || c.ReadTimeout != 2*time.Second || c.ShutdownDelay != 5*time.Second ||
 		c.BodyLimit != 4<<20 || c.ReadBufferSize != 32768 || c.LogLevel != slog.LevelDebug ||
-		c.LogFormat != "text" || c.AccessLog || c.MaxConns != 10 ||
-		!reflect.DeepEqual(c.TrustedProxies, []string{"10.0.0.0/8", "192.168.1.1", "fd00::/8"}) {
+		c.LogFormat != "text" || c.AccessLog || c.MaxConns != 10 || c.ReduceMemoryUsage ||
+		!reflect.DeepEqual(c.TrustedProxies, []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.1/32"), netip.MustParsePrefix("fd00::/8")}) {
 		t.Fatalf("parsed wrongly: %+v", c)
 	}
 }
@@ -54,7 +57,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"IDLE_TIMEOUT", "2h"}, {"SHUTDOWN_TIMEOUT", "-3s"}, {"SHUTDOWN_DELAY", "-1s"},
 		{"BODY_LIMIT", "lots"}, {"BODY_LIMIT", "2GiB"}, {"BODY_LIMIT", "-5"},
 		{"READ_BUFFER_SIZE", "1KiB"}, {"READ_BUFFER_SIZE", "9MiB"},
-		{"MAX_CONNS", "0"}, {"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"},
+		{"MAX_CONNS", "0"}, {"REDUCE_MEMORY_USAGE", "on"}, {"LOG_LEVEL", "loud"}, {"LOG_FORMAT", "xml"},
 		{"ACCESS_LOG", "sometimes"}, {"DEBUG_ROUTES", "yes please"},
 		{"TRUSTED_PROXIES", "10.0.0.0/33"}, {"TRUSTED_PROXIES", "10.0.0.1,,"}, {"TRUSTED_PROXIES", "proxy.local"},
 		{"METRICS_ADDR", "9090"}, {"METRICS_ADDR", ":99999"}, {"METRICS_ADDR", "bad host:9090"}, {"METRICS_ADDR", "::1:9090"},
@@ -183,6 +186,38 @@ func TestLoadConfigMetricsAddr(t *testing.T) {
 		c, err := loadConfig(envOf(map[string]string{"METRICS_ADDR": in}))
 		if err != nil || c.MetricsAddr != want {
 			t.Errorf("METRICS_ADDR=%q: %q, %v; want %q", in, c.MetricsAddr, err, want)
+		}
+	}
+}
+
+// TRUSTED_PROXIES becomes the prefixes the X-Forwarded-For walk matches
+// unmapped addresses against: addresses as full-length prefixes, host bits
+// masked off, IPv4-mapped IPv6 unmapped; zones are refused.
+func TestParseProxies(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.0.0/8":                 "10.0.0.0/8",
+		"10.1.2.3/8":                 "10.0.0.0/8",
+		" 192.168.1.1 ":              "192.168.1.1/32",
+		"::1":                        "::1/128",
+		"fd00::/8, 10.0.0.0/16":      "fd00::/8 10.0.0.0/16",
+		"::ffff:10.0.0.0/104":        "10.0.0.0/8",
+		"::ffff:10.0.0.7":            "10.0.0.7/32",
+		"::ffff:0:0/96":              "0.0.0.0/0",
+		"0.0.0.0/0,::/0":             "0.0.0.0/0 ::/0",
+		"2001:db8::1/64,2001:db8::2": "2001:db8::/64 2001:db8::2/128",
+	} {
+		got, err := parseProxies(in)
+		var s []string
+		for _, p := range got {
+			s = append(s, p.String())
+		}
+		if err != nil || strings.Join(s, " ") != want {
+			t.Errorf("TRUSTED_PROXIES=%q: %v, %v; want %s", in, s, err, want)
+		}
+	}
+	for _, in := range []string{"fe80::1%eth0", "fe80::/64%eth0", "10.0.0.0/8,", "proxy.local", "10.0.0.256", "010.0.0.1", "10.0.0.0/33", "::ffff:10.0.0.0/129"} {
+		if got, err := parseProxies(in); err == nil {
+			t.Errorf("TRUSTED_PROXIES=%q accepted as %v", in, got)
 		}
 	}
 }

@@ -26,7 +26,7 @@ import (
 // fuzzEnvNames is the argument order of FuzzLoadConfig.
 var fuzzEnvNames = []string{
 	"PORT", "HOST", "READ_TIMEOUT", "WRITE_TIMEOUT", "IDLE_TIMEOUT", "SHUTDOWN_TIMEOUT",
-	"SHUTDOWN_DELAY", "BODY_LIMIT", "READ_BUFFER_SIZE", "MAX_CONNS", "LOG_LEVEL", "LOG_FORMAT",
+	"SHUTDOWN_DELAY", "BODY_LIMIT", "READ_BUFFER_SIZE", "MAX_CONNS", "REDUCE_MEMORY_USAGE", "LOG_LEVEL", "LOG_FORMAT",
 	"ACCESS_LOG", "TRUSTED_PROXIES", "DEBUG_ROUTES", "METRICS_ADDR",
 }
 
@@ -43,13 +43,13 @@ func FuzzLoadConfig(f *testing.F) {
 			f.Fatalf("setting %d is %s, fuzzEnvNames says %s: update FuzzLoadConfig", i, s.name, fuzzEnvNames[i])
 		}
 	}
-	f.Add("8080", "", "10s", "10s", "75s", "20s", "0s", "1MiB", "16KiB", "4096", "info", "json", "true", "", "false", "")
-	f.Add("0", "::1", "1ms", "1h", "1s", "1s", "1h", "1", "4KiB", "1", "DEBUG", "TEXT", "1", "10.0.0.0/8, 127.0.0.1", "T", ":9090")
-	f.Add("65536", "[::1]", "-1s", "0", "1h1s", "5", "-0s", "1GiB", "4095", "0", "verbose", "xml", "yes", "10.0.0.0/33", "on", "9090")
-	f.Add("-0", "bad_host!", "1e3s", "∞", "", "", "", " 1 MiB", "1MB", "1_000", "warning", "Json", "", ",", "", "[::1]:65536")
-	f.Add("08080", "a.-b", "9223372036854775807ns", "0.5s", "1h0m0s", "+1s", "00s", "1048576B", "1048577", "1000001", "error", "text", "F", "::ffff:1.2.3.4", "0", "localhost:09090")
-	f.Fuzz(func(t *testing.T, port, host, readT, writeT, idleT, shutT, delay, body, rbuf, maxConns, level, format, access, proxies, debug, metrics string) {
-		values := []string{port, host, readT, writeT, idleT, shutT, delay, body, rbuf, maxConns, level, format, access, proxies, debug, metrics}
+	f.Add("8080", "", "10s", "10s", "75s", "20s", "0s", "1MiB", "16KiB", "4096", "true", "info", "json", "true", "", "false", "")
+	f.Add("0", "::1", "1ms", "1h", "1s", "1s", "1h", "1", "4KiB", "1", "f", "DEBUG", "TEXT", "1", "10.0.0.0/8, 127.0.0.1", "T", ":9090")
+	f.Add("65536", "[::1]", "-1s", "0", "1h1s", "5", "-0s", "1GiB", "4095", "0", "no", "verbose", "xml", "yes", "10.0.0.0/33", "on", "9090")
+	f.Add("-0", "bad_host!", "1e3s", "∞", "", "", "", " 1 MiB", "1MB", "1_000", " true", "warning", "Json", "", ",", "", "[::1]:65536")
+	f.Add("08080", "a.-b", "9223372036854775807ns", "0.5s", "1h0m0s", "+1s", "00s", "1048576B", "1048577", "1000001", "FALSE", "error", "text", "F", "::ffff:1.2.3.4", "0", "localhost:09090")
+	f.Fuzz(func(t *testing.T, port, host, readT, writeT, idleT, shutT, delay, body, rbuf, maxConns, reduceMem, level, format, access, proxies, debug, metrics string) {
+		values := []string{port, host, readT, writeT, idleT, shutT, delay, body, rbuf, maxConns, reduceMem, level, format, access, proxies, debug, metrics}
 		env := map[string]string{}
 		for i, name := range fuzzEnvNames {
 			env[name] = values[i]
@@ -138,10 +138,11 @@ func checkConfigInvariants(t *testing.T, c Config) {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		t.Errorf("LogFormat = %q", c.LogFormat)
 	}
+	// Trusted prefixes are what forwardedFor matches unmapped addresses
+	// against: valid, masked, never IPv4-mapped.
 	for _, p := range c.TrustedProxies {
-		_, perr := netip.ParsePrefix(p)
-		if perr != nil && net.ParseIP(p) == nil {
-			t.Errorf("TrustedProxies entry %q is neither IP nor CIDR", p)
+		if !p.IsValid() || p != p.Masked() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
+			t.Errorf("TrustedProxies entry %v is not a masked, unmapped prefix", p)
 		}
 	}
 	if c.MetricsAddr != "" {
@@ -196,7 +197,7 @@ func FuzzRequest(f *testing.F) {
 		f.Fatal(err)
 	}
 	discard := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc := newService(cfg, discard, newJSONAccessLog(io.Discard, cfg.behindProxies()))
+	svc := newService(cfg, discard, newJSONAccessLog(io.Discard, cfg.TrustedProxies))
 	ln := fasthttputil.NewInmemoryListener()
 	served := make(chan error, 1)
 	go func() { served <- svc.app.Listener(ln) }()

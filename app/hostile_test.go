@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -273,5 +274,86 @@ func TestForwardedForTrust(t *testing.T) {
 				t.Errorf("client_ip %q, want %q (TRUSTED_PROXIES=%q, X-Forwarded-For %q)", got, tc.want, tc.trusted, tc.xff)
 			}
 		})
+	}
+}
+
+// TestForwardedForHostile: through the running binary over raw TCP, the
+// logged client_ip is the right-most X-Forwarded-For address that is not a
+// trusted proxy, never an entry left of it, which is what a client behind
+// an appending load balancer chooses.
+func TestForwardedForHostile(t *testing.T) {
+	servers := map[string]*proc{
+		"one":   startServer(t, "TRUSTED_PROXIES=127.0.0.1"),
+		"cidr":  startServer(t, "TRUSTED_PROXIES=127.0.0.0/8"),
+		"other": startServer(t, "TRUSTED_PROXIES=10.0.0.0/8"),
+		"ipv6":  startServer(t, "HOST=::1", "TRUSTED_PROXIES=::1"),
+		// Every interface, as shipped: IPv4 peers arrive IPv4-mapped on
+		// the dual-stack socket (dialled at 127.0.0.1 below).
+		"dual": startServer(t, "HOST=", "TRUSTED_PROXIES=127.0.0.1"),
+	}
+	addr := func(server string) string {
+		if server == "dual" {
+			_, port, _ := net.SplitHostPort(servers[server].addr)
+			return net.JoinHostPort("127.0.0.1", port)
+		}
+		return servers[server].addr
+	}
+	cases := []struct {
+		name, server string
+		xff          []string // X-Forwarded-For lines, in order
+		want         string
+	}{
+		{"no header: the peer", "one", nil, "127.0.0.1"},
+		{"forged left-most entry (the issue's example)", "one", []string{"6.6.6.6, 203.0.113.7"}, "203.0.113.7"},
+		{"forged entries left of trusted hops", "one", []string{"6.6.6.6, 7.7.7.7, 203.0.113.7, 127.0.0.1, 127.0.0.1"}, "203.0.113.7"},
+		{"two lines", "one", []string{"6.6.6.6", "203.0.113.7, 127.0.0.1"}, "203.0.113.7"},
+		{"two lines, forged one last from a trusted peer", "one", []string{"203.0.113.7", "6.6.6.6"}, "6.6.6.6"},
+		{"malformed entry in the middle: the last trusted hop", "one", []string{"203.0.113.7, <script>, 127.0.0.1"}, "127.0.0.1"},
+		{"malformed entry left of the client: never reached", "one", []string{"6.6.6.6, not-an-ip, 203.0.113.7"}, "203.0.113.7"},
+		{"malformed line last: the peer", "one", []string{"203.0.113.7", "unknown"}, "127.0.0.1"},
+		{"empty entries and tabs", "one", []string{"6.6.6.6,,\t203.0.113.7\t, ,127.0.0.1"}, "203.0.113.7"},
+		{"port on the client's entry", "one", []string{"6.6.6.6, 203.0.113.7:4711"}, "203.0.113.7"},
+		{"untrusted peer sending the header", "other", []string{"203.0.113.7"}, "127.0.0.1"},
+		{"untrusted peer, trusted-looking header", "other", []string{"6.6.6.6, 10.0.0.1"}, "127.0.0.1"},
+		{"CIDR trust", "cidr", []string{"6.6.6.6, 203.0.113.7, 127.0.0.9, 127.8.0.1"}, "203.0.113.7"},
+		{"all trusted: the left-most", "cidr", []string{"127.0.0.5, 127.0.0.6", "127.0.0.7"}, "127.0.0.5"},
+		{"IPv6 peer and client", "ipv6", []string{"6.6.6.6, 2001:db8::7, ::1"}, "2001:db8::7"},
+		{"IPv6 client in brackets with a port", "ipv6", []string{"6.6.6.6", "[2001:DB8::8]:4711"}, "2001:db8::8"},
+		{"IPv4-mapped client", "ipv6", []string{"6.6.6.6, ::ffff:203.0.113.9"}, "203.0.113.9"},
+		{"zone: malformed, the peer", "ipv6", []string{"203.0.113.7, fe80::1%eth0"}, "::1"},
+		{"IPv4 peer on a dual-stack socket", "dual", []string{"6.6.6.6, 203.0.113.7, 127.0.0.1"}, "203.0.113.7"},
+		{"IPv4 peer on a dual-stack socket, no header", "dual", nil, "127.0.0.1"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := servers[tc.server]
+			id := fmt.Sprintf("xff-hostile-%d", i)
+			var req strings.Builder
+			req.WriteString("GET / HTTP/1.1\r\nHost: test\r\nX-Request-ID: " + id + "\r\n")
+			for _, l := range tc.xff {
+				req.WriteString("X-Forwarded-For: " + l + "\r\n")
+			}
+			req.WriteString("\r\n")
+			resps, raw := rawExchange(t, addr(tc.server), []byte(req.String()))
+			if len(resps) != 1 || resps[0].status != 200 {
+				t.Fatalf("want one 200, got %q", raw)
+			}
+			if got := accessLogIP(t, p, id); got != tc.want {
+				t.Errorf("client_ip %q, want %q (X-Forwarded-For %q)", got, tc.want, tc.xff)
+			}
+		})
+	}
+
+	// The walk takes the last X-Forwarded-For line as the last proxy's:
+	// none may come after the header section. fasthttp refuses it as a
+	// trailer of a chunked body, and announced as one.
+	for _, req := range []string{
+		"POST / HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: 203.0.113.7\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: test\r\nX-Forwarded-For: 203.0.113.7\r\nTrailer: X-Forwarded-For\r\n\r\n",
+	} {
+		resps, raw := rawExchange(t, servers["one"].addr, []byte(req))
+		if len(resps) != 1 || resps[0].status != 400 {
+			t.Errorf("X-Forwarded-For as a trailer: want one 400, got %q", raw)
+		}
 	}
 }

@@ -314,3 +314,118 @@ func TestReadBufferSize(t *testing.T) {
 		}
 	}
 }
+
+// TestReadTimeoutFromFirstByte pins what READ_TIMEOUT means for a new
+// connection. With REDUCE_MEMORY_USAGE=true fasthttp waits for the first
+// byte under READ_TIMEOUT and then restarts the deadline, so a client whose
+// first byte comes late and which then trickles its headers is cut
+// READ_TIMEOUT after that first byte (up to about twice READ_TIMEOUT after
+// connecting); with false, READ_TIMEOUT after connecting, as on the metrics
+// listener (net/http) whatever the setting. A connection that sends nothing
+// is cut READ_TIMEOUT after connecting either way.
+func TestReadTimeoutFromFirstByte(t *testing.T) {
+	const (
+		readTimeout = time.Second
+		firstByte   = readTimeout / 2 // when the late clients send their first byte
+		// How late a cut may come: measured at most 89 ms past
+		// READ_TIMEOUT (16 runs, with and without -race, on 2 cores at a
+		// load average of 8). A cut timed from the wrong moment is
+		// firstByte off, far outside the 20ms+slack window.
+		slack = 150 * time.Millisecond
+	)
+	env := []string{"READ_TIMEOUT=" + readTimeout.String(), "ACCESS_LOG=false"}
+	on := startServer(t, append(env, "REDUCE_MEMORY_USAGE=true", withMetrics)...)
+	off := startServer(t, append(env, "REDUCE_MEMORY_USAGE=false")...)
+	cases := []struct {
+		name, addr, path string
+		late             bool // first byte at firstByte, then a header line every 100ms; else nothing at all
+		fromFirstByte    bool // cut READ_TIMEOUT after the first byte; else after connecting
+	}{
+		{"REDUCE_MEMORY_USAGE=true, late first byte", on.addr, "/", true, true},
+		{"REDUCE_MEMORY_USAGE=true, nothing sent", on.addr, "/", false, false},
+		{"REDUCE_MEMORY_USAGE=false, late first byte", off.addr, "/", true, false},
+		{"REDUCE_MEMORY_USAGE=false, nothing sent", off.addr, "/", false, false},
+		{"metrics listener, late first byte", metricsAddr(t, on), "/metrics", true, false},
+	}
+	cuts := make([]slowClientCut, len(cases))
+	var wg sync.WaitGroup
+	for i, tc := range cases {
+		wg.Go(func() { cuts[i] = slowClient(tc.addr, tc.path, tc.late, firstByte) })
+	}
+	wg.Wait()
+	for i, tc := range cases {
+		c := cuts[i]
+		if c.err != nil {
+			t.Errorf("%s: %v", tc.name, c.err)
+			continue
+		}
+		from, what := c.dialled, "connecting"
+		if tc.fromFirstByte {
+			from, what = c.firstByte, "the first byte"
+		}
+		after := c.closed.Sub(from)
+		t.Logf("%s: cut %v after connecting, %v after %s (READ_TIMEOUT=%v)", tc.name,
+			c.closed.Sub(c.dialled).Round(time.Millisecond), after.Round(time.Millisecond), what, readTimeout)
+		if after < readTimeout-20*time.Millisecond || after > readTimeout+slack { // clocks are coarse, never early by more
+			t.Errorf("%s: cut %v after %s, want READ_TIMEOUT=%v (+%v)", tc.name, after, what, readTimeout, slack)
+		}
+	}
+}
+
+// slowClientCut is when a slowClient's connection was opened, sent its
+// first byte and was closed by the server.
+type slowClientCut struct {
+	dialled, firstByte, closed time.Time
+	err                        error
+}
+
+// slowClient connects to addr and, if late, waits firstByte, sends a GET
+// request line for path and then a header line every 100ms, never ending
+// the headers; else it sends nothing. It returns once the server has
+// closed the connection, having sent nothing or a 408.
+func slowClient(addr, path string, late bool, firstByte time.Duration) slowClientCut {
+	// Taken before dialling: the server may take the connection and arm its
+	// deadline before DialTimeout returns.
+	cut := slowClientCut{dialled: time.Now()}
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		cut.err = err
+		return cut
+	}
+	defer c.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	sent := make(chan time.Time, 1) // when the first byte went out
+	if late {
+		go func() {
+			time.Sleep(firstByte) // the client's pace, not synchronisation
+			sent <- time.Now()
+			if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: test\r\n"); err != nil {
+				return
+			}
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				if _, err := fmt.Fprintf(c, "X-Slow-%d: x\r\n", n); err != nil {
+					return // the server closed it
+				}
+			}
+		}()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	data, err := io.ReadAll(io.LimitReader(c, 4096))
+	cut.closed = time.Now()
+	if late {
+		cut.firstByte = <-sent
+	}
+	switch {
+	case err != nil && !errors.Is(err, syscall.ECONNRESET):
+		cut.err = fmt.Errorf("waiting for the server to close: %v after %q", err, data)
+	case len(data) > 0 && !bytes.HasPrefix(data, []byte("HTTP/1.1 408 ")):
+		cut.err = fmt.Errorf("unexpected bytes before close: %q", data)
+	}
+	return cut
+}

@@ -86,9 +86,9 @@ func (f flushedWriter) Write(p []byte) (int, error) {
 func newLoggers(cfg Config, out *logOutput) (*slog.Logger, accessLogger) {
 	events := slog.New(newHandler(cfg.LogFormat, flushedWriter{out}, cfg.LogLevel))
 	if cfg.LogFormat == "json" {
-		return events, newJSONAccessLog(out, cfg.behindProxies())
+		return events, newJSONAccessLog(out, cfg.TrustedProxies)
 	}
-	return events, newSlogAccessLog(newHandler(cfg.LogFormat, out, slog.LevelInfo), cfg.behindProxies())
+	return events, newSlogAccessLog(newHandler(cfg.LogFormat, out, slog.LevelInfo), cfg.TrustedProxies)
 }
 
 func newHandler(format string, w io.Writer, level slog.Level) slog.Handler {

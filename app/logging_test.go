@@ -69,8 +69,8 @@ func TestJSONAccessLogMatchesSlog(t *testing.T) {
 			return m
 		}
 		var slow, fast bytes.Buffer
-		want := line(newSlogAccessLog(slog.NewJSONHandler(&slow, nil), cfg.behindProxies()), &slow)
-		got := line(newJSONAccessLog(&fast, cfg.behindProxies()), &fast)
+		want := line(newSlogAccessLog(slog.NewJSONHandler(&slow, nil), cfg.TrustedProxies), &slow)
+		got := line(newJSONAccessLog(&fast, cfg.TrustedProxies), &fast)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("TRUSTED_PROXIES=%q:\n got %v\nwant %v", env["TRUSTED_PROXIES"], got, want)
 		}

@@ -92,25 +92,35 @@ func gauge(t *testing.T, fams map[string]*dto.MetricFamily, name string) float64
 }
 
 // The request path stays allocation-free with metrics and the access log on,
-// for every kind of answer that is not an error, with trace headers too.
+// for every kind of answer that is not an error, with trace headers too, and
+// behind trusted proxies with X-Forwarded-For lines to walk.
 func TestMetricsRequestPathDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under -race")
 	}
-	handler := inProcessHandler(t, metricsOn)
-	requests := []struct{ method, path, header, value string }{
-		{"GET", "/", "", ""},
-		{"HEAD", "/health", "", ""},
-		{"GET", "/livez", "traceparent", validTraceparent},
-		{"GET", "/readyz", "X-Amzn-Trace-Id", validAmzn},
-		{"GET", "/version", "X-Request-ID", "upstream-1"},
+	access := new(lastLine)
+	handler := inProcessHandler(t, metricsBehindALB, access)
+	requests := []struct {
+		method, path, header, value string
+		xff                         []string
+		client                      string
+	}{
+		{"GET", "/", "", "", nil, "10.0.1.5"},
+		{"HEAD", "/health", "", "", forwardedChain, "203.0.113.7"},
+		{"GET", "/livez", "traceparent", validTraceparent, forwardedChain, "203.0.113.7"},
+		{"GET", "/readyz", "X-Amzn-Trace-Id", validAmzn, forwardedMalformed, "10.0.2.9"},
+		{"GET", "/version", "X-Request-ID", "upstream-1", []string{"2001:db8::7"}, "2001:db8::7"},
 	}
 	for _, r := range requests {
 		var ctx fasthttp.RequestCtx
+		ctx.SetRemoteAddr(albPeer)
 		ctx.Request.Header.SetMethod(r.method)
 		ctx.Request.SetRequestURI(r.path)
 		if r.header != "" {
 			ctx.Request.Header.Set(r.header, r.value)
+		}
+		for _, v := range r.xff {
+			ctx.Request.Header.Add("X-Forwarded-For", v)
 		}
 		serve := func() {
 			ctx.Response.Reset()
@@ -121,7 +131,10 @@ func TestMetricsRequestPathDoesNotAllocate(t *testing.T) {
 			t.Fatalf("%s %s: %d", r.method, r.path, ctx.Response.StatusCode())
 		}
 		if n := testing.AllocsPerRun(200, serve); n != 0 {
-			t.Errorf("%s %s with %s: %.1f allocations per request, want 0", r.method, r.path, r.header, n)
+			t.Errorf("%s %s with %s and X-Forwarded-For %q: %.1f allocations per request, want 0", r.method, r.path, r.header, r.xff, n)
+		}
+		if got := access.clientIP(); got != r.client {
+			t.Errorf("%s %s, X-Forwarded-For %q: client_ip %q, want %q", r.method, r.path, r.xff, got, r.client)
 		}
 	}
 }

@@ -25,7 +25,7 @@ func newTestService(t *testing.T, env map[string]string) (*service, *bytes.Buffe
 	}
 	var logs bytes.Buffer
 	events := slog.New(slog.NewJSONHandler(&logs, nil))
-	return newService(cfg, events, newSlogAccessLog(events.Handler(), cfg.behindProxies())), &logs
+	return newService(cfg, events, newSlogAccessLog(events.Handler(), cfg.TrustedProxies)), &logs
 }
 
 func do(t *testing.T, svc *service, method, target string, header http.Header) (*http.Response, string) {

@@ -9,9 +9,11 @@
 
 # --- servers -------------------------------------------------------------------------
 SRV_PID=
-# start_server ID PORT: starts server ID pinned to CPU 0, sets SRV_PID, waits for 200.
+# start_server ID PORT [KEY=VALUE...]: starts server ID pinned to CPU 0 (the
+# service, a, b and e, with the settings given), sets SRV_PID, waits for 200.
 start_server() {
 	local id="$1" port="$2" i
+	shift 2
 	case "$id" in
 	a | b | e)
 		# stdout goes through a pipe drained by cat (also on CPU 0), as a
@@ -23,7 +25,7 @@ start_server() {
 		local access=true metrics=
 		[ "$id" = b ] && access=false
 		[ "$id" = e ] && metrics="127.0.0.1:$((port + 100))"
-		env PORT="$port" HOST=127.0.0.1 ACCESS_LOG="$access" METRICS_ADDR="$metrics" \
+		env PORT="$port" HOST=127.0.0.1 ACCESS_LOG="$access" METRICS_ADDR="$metrics" "$@" \
 			"${NICE[@]}" taskset -c 0 "$BIN/server" >"$WORK/log.fifo" 2>>"$WORK/server-$id.err" &
 		;;
 	c) env PORT="$port" "${NICE[@]}" taskset -c 0 "$BIN/fiberminimal" >/dev/null 2>>"$WORK/server-$id.err" & ;;
@@ -44,9 +46,29 @@ stop_server() {
 	rm -f "$WORK/log.fifo"
 }
 
+# wrk_run PORT CONNS PATH LABEL HEAD: one wrk run of DURATION s against the
+# server SRV_PID on PORT (wrk on CPU 1); appends to RAW the JSON object HEAD
+# (section and what was measured) with wrk's figures and the CPU both used,
+# and prints a progress line starting with LABEL.
+wrk_run() {
+	local port="$1" conns="$2" path="$3" label="$4" head="$5" t0 t1 s0 s1 out line
+	t0="$(cpu_ticks "$SRV_PID")"
+	s0="$(cpu_sample)"
+	out="$("${NICE[@]}" taskset -c 1 wrk -t1 -c"$conns" -d"${DURATION}s" --latency \
+		-s "$BENCH/report.lua" "http://127.0.0.1:$port$path")"
+	t1="$(cpu_ticks "$SRV_PID")"
+	s1="$(cpu_sample)"
+	line="$(tail -n1 <<<"$out")"
+	jq -c --argjson head "$head" --argjson ticks "$((t1 - t0))" --argjson clk "$CLK_TCK" \
+		--argjson cpu0 "$(busy_pct "$s0" "$s1" 0)" --argjson cpu1 "$(busy_pct "$s0" "$s1" 1)" \
+		'$head + . + {cpu_ticks: $ticks, clk_tck: $clk, cpu0_busy_pct: $cpu0, cpu1_busy_pct: $cpu1}' <<<"$line" >>"$RAW"
+	printf '  %s %4d conns %-7s %s\n' "$label" "$conns" "$path" \
+		"$(jq -r '"\(.requests * 1000000 / .duration_us | floor) req/s  p99 \(.p99_us / 1000) ms  errors \(.err_connect + .err_read + .err_write + .err_status + .err_timeout)"' <<<"$line")" >&2
+}
+
 # --- 1. service ------------------------------------------------------------------------
 bench_service() {
-	local servers=(a b c d e) round i id port conns path t0 t1 s0 s1 out line n
+	local servers=(a b c d e) round i id port conns path n
 	n=${#servers[@]}
 	IFS=, read -r -a conns_list <<<"$CONNS"
 	local total=$((ROUNDS * n * ${#conns_list[@]} * 2 * DURATION))
@@ -61,20 +83,9 @@ bench_service() {
 			"${NICE[@]}" taskset -c 1 wrk -t1 -c"${conns_list[-1]}" -d1s "http://127.0.0.1:$port/" >/dev/null
 			for conns in "${conns_list[@]}"; do
 				for path in / /health; do
-					t0="$(cpu_ticks "$SRV_PID")"
-					s0="$(cpu_sample)"
-					out="$("${NICE[@]}" taskset -c 1 wrk -t1 -c"$conns" -d"${DURATION}s" --latency \
-						-s "$BENCH/report.lua" "http://127.0.0.1:$port$path")"
-					t1="$(cpu_ticks "$SRV_PID")"
-					s1="$(cpu_sample)"
-					line="$(tail -n1 <<<"$out")"
-					jq -c --argjson round "$round" --arg server "$id" --argjson conns "$conns" --arg path "$path" \
-						--argjson ticks "$((t1 - t0))" --argjson clk "$CLK_TCK" \
-						--argjson cpu0 "$(busy_pct "$s0" "$s1" 0)" --argjson cpu1 "$(busy_pct "$s0" "$s1" 1)" \
-						'{section: "service", round: $round, server: $server, conns: $conns, path: $path}
-             + . + {cpu_ticks: $ticks, clk_tck: $clk, cpu0_busy_pct: $cpu0, cpu1_busy_pct: $cpu1}' <<<"$line" >>"$RAW"
-					printf '  round %d (%s) %4d conns %-7s %s\n' "$round" "$id" "$conns" "$path" \
-						"$(jq -r '"\(.requests * 1000000 / .duration_us | floor) req/s  p99 \(.p99_us / 1000) ms  errors \(.err_connect + .err_read + .err_write + .err_status + .err_timeout)"' <<<"$line")" >&2
+					wrk_run "$port" "$conns" "$path" "(round $round, $id)" \
+						"$(jq -nc --argjson round "$round" --arg server "$id" --argjson conns "$conns" --arg path "$path" \
+							'{section: "service", round: $round, server: $server, conns: $conns, path: $path}')"
 				done
 			done
 			jq -nc --argjson round "$round" --arg server "$id" \

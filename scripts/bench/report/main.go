@@ -88,12 +88,19 @@ func run(rawPath, metaPath, prevPath, outJSON, outMD string, stdout io.Writer) e
 func assemble(meta results.Meta, m *measurements, prev *results.Results) *results.Results {
 	res := &results.Results{Meta: meta, Servers: results.ServerNames()}
 	if prev != nil {
-		res.Service, res.Startup, res.Image, res.Build = prev.Service, prev.Startup, prev.Image, prev.Build
+		res.Service, res.Connections, res.Startup, res.Image, res.Build = prev.Service, prev.Connections, prev.Startup, prev.Image, prev.Build
 	}
 	if len(m.service) > 0 {
 		res.Service = &results.Section[results.ServiceData]{Date: meta.Date, Command: meta.Command, Data: results.ServiceData{
 			Rounds: meta.Rounds, Duration: meta.Duration,
 			Summary: summarizeService(m.service), Memory: summarizeMem(m.memory), Runs: m.service, MemRuns: m.memory,
+		}}
+	}
+	if len(m.connRSS) > 0 || len(m.connRuns) > 0 {
+		res.Connections = &results.Section[results.ConnectionsData]{Date: meta.Date, Command: meta.Command, Data: results.ConnectionsData{
+			MaxConns: maxConns(m.connRSS), Rounds: meta.Rounds, Duration: meta.Duration,
+			RSS: summarizeConnRSS(m.connRSS), Throughput: summarizeConnThroughput(m.connRuns),
+			RSSRuns: m.connRSS, Runs: m.connRuns,
 		}}
 	}
 	if len(m.startup) > 0 {
@@ -135,4 +142,14 @@ func assemble(meta results.Meta, m *measurements, prev *results.Results) *result
 	}
 	res.Targets = evaluate(res)
 	return res
+}
+
+// maxConns is the MAX_CONNS the connections section measured at: the
+// largest the runs name (each names the service's default).
+func maxConns(runs []results.ConnRSSRun) int {
+	n := 0
+	for _, r := range runs {
+		n = max(n, r.MaxConns)
+	}
+	return n
 }

@@ -23,6 +23,11 @@ func markdown(res *results.Results) string {
 		note(s.Date, s.Command)
 		writeService(&b, s.Data, res.Meta.Nice)
 	}
+	if s := res.Connections; s != nil {
+		b.WriteString("## Memory and throughput vs connections\n\n")
+		note(s.Date, s.Command)
+		writeConnections(&b, s.Data)
+	}
 	if s := res.Startup; s != nil {
 		b.WriteString("## Startup\n\n")
 		note(s.Date, s.Command)
@@ -114,6 +119,28 @@ func writeService(b *strings.Builder, d results.ServiceData, nice string) {
 			idle = fmt.Sprintf("%.1f MiB", x.IdleRSSMiB)
 		}
 		fmt.Fprintf(b, "| (%s) %s | %s | %.1f MiB | %.1f MiB |\n", x.Server, serverName(x.Server), idle, x.AfterLoadMiB, x.PeakRSSMiB)
+	}
+	b.WriteString("\n")
+}
+
+func writeConnections(b *strings.Builder, d results.ConnectionsData) {
+	fmt.Fprintf(b, "The service as shipped, (a), with `REDUCE_MEMORY_USAGE=false` and `=true` (fasthttp's `ReduceMemoryUsage`). "+
+		"RSS: a fresh server per figure; `scripts/bench/holdconns` (CPU 1) opens the connections, each answered one `GET /` and then idle, and VmRSS is read 1 s after the last answer; "+
+		"%d connections is the service's default `MAX_CONNS`. Per connection = (RSS − RSS at 0) / connections. Median of %d rounds (min–max).\n\n", d.MaxConns, d.Rounds)
+	b.WriteString("| `REDUCE_MEMORY_USAGE` | idle connections | RSS | min – max | per connection |\n| --- | ---: | ---: | ---: | ---: |\n")
+	for _, x := range d.RSS {
+		per := "–"
+		if x.KiBPerConn != 0 {
+			per = fmt.Sprintf("%.1f KiB", x.KiBPerConn)
+		}
+		fmt.Fprintf(b, "| %t | %d | %.1f MiB | %.1f – %.1f MiB | %s |\n", x.ReduceMemoryUsage, x.Conns, x.RSSMiB, x.RSSMinMiB, x.RSSMaxMiB, per)
+	}
+	fmt.Fprintf(b, "\nThroughput: wrk as in the service section (server on CPU 0, wrk on CPU 1, keep-alive), median of %d rounds × %d s, fresh server per round.\n\n", d.Rounds, d.Duration)
+	b.WriteString("| `REDUCE_MEMORY_USAGE` | conns | path | req/s | min – max | CV | p50 | p99 | errors | CPU µs/req |\n")
+	b.WriteString("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, x := range d.Throughput {
+		fmt.Fprintf(b, "| %t | %d | `%s` | %.0f | %.0f – %.0f | %.1f%% | %.2f | %.2f | %d | %.1f |\n",
+			x.ReduceMemoryUsage, x.Conns, x.Path, x.RPS, x.RPSMin, x.RPSMax, x.RPSCV, x.P50MS, x.P99MS, x.Errors, x.CPUPerReq)
 	}
 	b.WriteString("\n")
 }

@@ -12,11 +12,13 @@ import (
 
 // measurements are the raw lines of one run of scripts/bench/run, by section.
 type measurements struct {
-	service []results.ServiceRun
-	memory  []results.MemRun
-	startup []results.StartupRun
-	image   []results.ImagePlatform
-	build   []results.BuildRun
+	service  []results.ServiceRun
+	memory   []results.MemRun
+	connRSS  []results.ConnRSSRun
+	connRuns []results.ConnRun
+	startup  []results.StartupRun
+	image    []results.ImagePlatform
+	build    []results.BuildRun
 }
 
 // readRaw reads the raw file (one JSON object per line, each with a
@@ -45,6 +47,9 @@ func readRaw(path string) (*measurements, error) {
 	for i := range m.service {
 		rates(&m.service[i])
 	}
+	for i := range m.connRuns {
+		rates(&m.connRuns[i].ServiceRun)
+	}
 	return &m, nil
 }
 
@@ -62,6 +67,10 @@ func (m *measurements) add(line []byte) error {
 		m.service, err = appendDecoded(m.service, line)
 	case "memory":
 		m.memory, err = appendDecoded(m.memory, line)
+	case "connections_rss":
+		m.connRSS, err = appendDecoded(m.connRSS, line)
+	case "connections_rps":
+		m.connRuns, err = appendDecoded(m.connRuns, line)
 	case "startup":
 		m.startup, err = appendDecoded(m.startup, line)
 	case "image":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,6 +61,14 @@ func rawLines(t *testing.T, res *results.Results) []byte {
 		}
 		for _, r := range res.Service.Data.MemRuns {
 			add("memory", r)
+		}
+	}
+	if res.Connections != nil && res.Connections.Date == now {
+		for _, r := range res.Connections.Data.RSSRuns {
+			add("connections_rss", r)
+		}
+		for _, r := range res.Connections.Data.Runs {
+			add("connections_rps", r)
 		}
 	}
 	if res.Startup != nil && res.Startup.Date == now {
@@ -184,6 +193,98 @@ func TestEveryServerReported(t *testing.T) {
 	for _, s := range results.Servers {
 		if !strings.Contains(md, "| ("+s.ID+") "+s.Name+" |") {
 			t.Errorf("no row for server %s (%s)", s.ID, s.Name)
+		}
+	}
+}
+
+// The connections section has the shape deploy/ reads (connections.data:
+// max_conns, rss[] with reduce_memory_usage, conns, rss_mib; throughput[]
+// with reduce_memory_usage, conns, path, rps, p99_ms), medians over rounds,
+// and what each connection adds to the RSS at 0.
+func TestConnectionsSection(t *testing.T) {
+	var raw bytes.Buffer
+	// RSS in KiB: 12,000 (off) or 11,800 (on) at rest plus per connection
+	// 17 KiB (off) or 6 KiB (on), plus 100 × the round, so that the median is round 2's. Few
+	// connections, so that a wrong divisor shows after rounding.
+	for round := 1; round <= 3; round++ {
+		for _, reduce := range []bool{true, false} {
+			base, perConn := map[bool]int{false: 12000, true: 11800}[reduce], map[bool]int{false: 17, true: 6}[reduce]
+			for _, n := range []int{64, 0, 16} { // in no particular order
+				fmt.Fprintf(&raw, `{"section":"connections_rss","round":%d,"reduce_memory_usage":%t,"conns":%d,"max_conns":64,"vmrss_kib":%d,"vmhwm_kib":%d,"server_fds":%d,"open_ms":5}`+"\n",
+					round, reduce, n, base+n*perConn+round*100, base+1000+n*perConn, n+10)
+			}
+			for _, conns := range []int{64, 256} {
+				rps := map[bool]int{false: 100000, true: 90000}[reduce] + round*1000
+				fmt.Fprintf(&raw, `{"section":"connections_rps","round":%d,"server":"a","reduce_memory_usage":%t,"conns":%d,"path":"/","requests":%d,"duration_us":5000000,"p50_us":400,"p99_us":%d,"p999_us":3000,"cpu_ticks":500,"clk_tck":100}`+"\n",
+					round, reduce, conns, rps*5, 1000+round*100)
+			}
+		}
+	}
+	meta := readCommitted(t).Meta
+	meta.Date, meta.Command, meta.Rounds, meta.Duration = "2030-01-01T00:00:00Z", "scripts/bench/run --only connections", 3, 5
+	md, js := runReport(t, raw.Bytes(), meta, committedJSON)
+
+	var doc struct {
+		Connections struct {
+			Command string `json:"command"`
+			Date    string `json:"date"`
+			Data    struct {
+				MaxConns int `json:"max_conns"`
+				RSS      []struct {
+					Reduce *bool    `json:"reduce_memory_usage"`
+					Conns  *int     `json:"conns"`
+					RSSMiB *float64 `json:"rss_mib"`
+					PerKiB float64  `json:"kib_per_conn"`
+				} `json:"rss"`
+				Throughput []struct {
+					Reduce *bool    `json:"reduce_memory_usage"`
+					Conns  *int     `json:"conns"`
+					Path   *string  `json:"path"`
+					RPS    *float64 `json:"rps"`
+					P99MS  *float64 `json:"p99_ms"`
+				} `json:"throughput"`
+			} `json:"data"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatal(err)
+	}
+	c := doc.Connections
+	if c.Command != meta.Command || c.Date != meta.Date || c.Data.MaxConns != 64 {
+		t.Errorf("connections: command %q, date %q, max_conns %d", c.Command, c.Date, c.Data.MaxConns)
+	}
+	var rss []string
+	for _, r := range c.Data.RSS {
+		if r.Reduce == nil || r.Conns == nil || r.RSSMiB == nil {
+			t.Fatalf("rss entry without reduce_memory_usage, conns or rss_mib: %s", js)
+		}
+		rss = append(rss, fmt.Sprintf("%t/%d: %.1f MiB, %.1f KiB", *r.Reduce, *r.Conns, *r.RSSMiB, r.PerKiB))
+	}
+	// Round 2's figures: (at rest + n × per connection + 200) KiB.
+	want := []string{
+		"false/0: 11.9 MiB, 0.0 KiB", "false/16: 12.2 MiB, 17.0 KiB", "false/64: 13.0 MiB, 17.0 KiB",
+		"true/0: 11.7 MiB, 0.0 KiB", "true/16: 11.8 MiB, 6.0 KiB", "true/64: 12.1 MiB, 6.0 KiB",
+	}
+	if !slices.Equal(rss, want) {
+		t.Errorf("rss:\n got %q\nwant %q", rss, want)
+	}
+	var tp []string
+	for _, r := range c.Data.Throughput {
+		if r.Reduce == nil || r.Conns == nil || r.Path == nil || r.RPS == nil || r.P99MS == nil {
+			t.Fatalf("throughput entry without reduce_memory_usage, conns, path, rps or p99_ms: %s", js)
+		}
+		tp = append(tp, fmt.Sprintf("%t/%d %s: %.0f req/s, p99 %.1f ms", *r.Reduce, *r.Conns, *r.Path, *r.RPS, *r.P99MS))
+	}
+	wantTP := []string{
+		"false/64 /: 102000 req/s, p99 1.2 ms", "false/256 /: 102000 req/s, p99 1.2 ms",
+		"true/64 /: 92000 req/s, p99 1.2 ms", "true/256 /: 92000 req/s, p99 1.2 ms",
+	}
+	if !slices.Equal(tp, wantTP) {
+		t.Errorf("throughput:\n got %q\nwant %q", tp, wantTP)
+	}
+	for _, row := range []string{"| false | 64 | 13.0 MiB | 12.9 – 13.1 MiB | 17.0 KiB |", "| true | 256 | `/` | 92000 | 91000 – 93000 |"} {
+		if !strings.Contains(md, row) {
+			t.Errorf("report has no row %q:\n%s", row, md)
 		}
 	}
 }

@@ -120,3 +120,59 @@ func summarizeMem(runs []results.MemRun) []results.MemSummary {
 	}
 	return out
 }
+
+// summarizeConnRSS gives the median RSS over rounds of each
+// (REDUCE_MEMORY_USAGE, connections held), off before on, fewest
+// connections first, with what each connection adds to the RSS at 0.
+func summarizeConnRSS(runs []results.ConnRSSRun) []results.ConnRSS {
+	type key struct {
+		reduce bool
+		conns  int
+	}
+	groups := map[key][]float64{}
+	var keys []key
+	for _, r := range runs {
+		k := key{r.ReduceMemoryUsage, r.Conns}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], float64(r.VmRSSKiB)/1024)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].reduce != keys[j].reduce {
+			return !keys[i].reduce
+		}
+		return keys[i].conns < keys[j].conns
+	})
+	var out []results.ConnRSS
+	for _, k := range keys {
+		rss := groups[k]
+		row := results.ConnRSS{ReduceMemoryUsage: k.reduce, Conns: k.conns, RSSMiB: round(median(rss), 1),
+			RSSMinMiB: round(slices.Min(rss), 1), RSSMaxMiB: round(slices.Max(rss), 1), Rounds: len(rss)}
+		if idle, ok := groups[key{k.reduce, 0}]; ok && k.conns > 0 {
+			row.KiBPerConn = round((median(rss)-median(idle))*1024/float64(k.conns), 1)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// summarizeConnThroughput gives the medians over rounds of each
+// (REDUCE_MEMORY_USAGE, connections, path), off before on.
+func summarizeConnThroughput(runs []results.ConnRun) []results.ConnThroughput {
+	var out []results.ConnThroughput
+	for _, reduce := range []bool{false, true} {
+		var same []results.ServiceRun
+		for _, r := range runs {
+			if r.ReduceMemoryUsage == reduce {
+				same = append(same, r.ServiceRun)
+			}
+		}
+		for _, s := range summarizeService(same) {
+			out = append(out, results.ConnThroughput{ReduceMemoryUsage: reduce, Conns: s.Conns, Path: s.Path,
+				RPS: s.RPS, P99MS: s.P99MS, RPSMin: s.RPSMin, RPSMax: s.RPSMax, RPSCV: s.RPSCV, P50MS: s.P50MS,
+				Errors: s.Errors, CPUPerReq: s.CPUPerReq, Rounds: s.Rounds})
+		}
+	}
+	return out
+}

@@ -47,13 +47,14 @@ func ServerNames() map[string]string {
 
 // Results is docs/bench-results.json.
 type Results struct {
-	Meta    Meta                      `json:"meta"`
-	Servers map[string]string         `json:"servers"`
-	Service *Section[ServiceData]     `json:"service,omitempty"`
-	Startup *Section[[]StartupRun]    `json:"startup,omitempty"`
-	Image   *Section[[]ImagePlatform] `json:"image,omitempty"`
-	Build   *Section[[]BuildRun]      `json:"build,omitempty"`
-	Targets []Target                  `json:"targets"`
+	Meta        Meta                      `json:"meta"`
+	Servers     map[string]string         `json:"servers"`
+	Service     *Section[ServiceData]     `json:"service,omitempty"`
+	Connections *Section[ConnectionsData] `json:"connections,omitempty"`
+	Startup     *Section[[]StartupRun]    `json:"startup,omitempty"`
+	Image       *Section[[]ImagePlatform] `json:"image,omitempty"`
+	Build       *Section[[]BuildRun]      `json:"build,omitempty"`
+	Targets     []Target                  `json:"targets"`
 }
 
 // Read decodes a results file.
@@ -179,6 +180,68 @@ type MemSummary struct {
 	IdleRSSMiB   float64 `json:"idle_rss_mib,omitempty"`
 	AfterLoadMiB float64 `json:"rss_after_load_mib"`
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+}
+
+// ConnectionsData holds the connections section: the service as shipped
+// with fasthttp's ReduceMemoryUsage off and on (REDUCE_MEMORY_USAGE), its
+// memory holding idle keep-alive connections and its throughput. deploy/
+// reads RSS at the MAX_CONNS its manifests set from RSS.
+type ConnectionsData struct {
+	MaxConns   int              `json:"max_conns"` // the service's default MAX_CONNS
+	Rounds     int              `json:"rounds"`
+	Duration   int              `json:"duration_s"`
+	RSS        []ConnRSS        `json:"rss"`
+	Throughput []ConnThroughput `json:"throughput"`
+	RSSRuns    []ConnRSSRun     `json:"rss_runs"`
+	Runs       []ConnRun        `json:"runs"`
+}
+
+// ConnRSSRun is the server's memory in one round while holdconns held Conns
+// idle keep-alive connections (raw line with section "connections_rss").
+type ConnRSSRun struct {
+	Round             int   `json:"round"`
+	ReduceMemoryUsage bool  `json:"reduce_memory_usage"`
+	Conns             int   `json:"conns"`
+	MaxConns          int   `json:"max_conns"`
+	VmRSSKiB          int64 `json:"vmrss_kib"`
+	VmHWMKiB          int64 `json:"vmhwm_kib"`
+	ServerFDs         int   `json:"server_fds"`
+	OpenMS            int64 `json:"open_ms"`
+}
+
+// ConnRun is one wrk run of the connections section (raw line with section
+// "connections_rps").
+type ConnRun struct {
+	ReduceMemoryUsage bool `json:"reduce_memory_usage"`
+	ServiceRun
+}
+
+// ConnRSS is the median RSS over rounds holding Conns connections.
+type ConnRSS struct {
+	ReduceMemoryUsage bool    `json:"reduce_memory_usage"`
+	Conns             int     `json:"conns"`
+	RSSMiB            float64 `json:"rss_mib"`
+	RSSMinMiB         float64 `json:"rss_min_mib"`
+	RSSMaxMiB         float64 `json:"rss_max_mib"`
+	Rounds            int     `json:"rounds"`
+	// What each connection adds: (RSS - RSS at 0 connections) / Conns.
+	KiBPerConn float64 `json:"kib_per_conn,omitempty"`
+}
+
+// ConnThroughput is the median requests/s and p99 over rounds under one load.
+type ConnThroughput struct {
+	ReduceMemoryUsage bool    `json:"reduce_memory_usage"`
+	Conns             int     `json:"conns"`
+	Path              string  `json:"path"`
+	RPS               float64 `json:"rps"`
+	P99MS             float64 `json:"p99_ms"`
+	RPSMin            float64 `json:"rps_min"`
+	RPSMax            float64 `json:"rps_max"`
+	RPSCV             float64 `json:"rps_cv_pct"`
+	P50MS             float64 `json:"p50_ms"`
+	Errors            int64   `json:"errors"`
+	CPUPerReq         float64 `json:"cpu_us_per_req"`
+	Rounds            int     `json:"rounds"`
 }
 
 // StartupRun is the startup helper's output for one server.
