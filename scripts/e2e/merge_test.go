@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -43,16 +44,36 @@ func repoTags() (map[string]bool, error) {
 	return out, err
 }
 
-func tagExists(ref string) (string, bool) {
+// tagDigest: the digest a tag points at, "" when the registry says it has
+// no such tag (404); any other failure to ask is an error, so that "the tag
+// did not move" is never concluded from "the registry did not answer".
+func tagDigest(ref string) (string, error) {
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
-		return "", false
+		return "", err
 	}
 	d, err := remote.Head(r)
-	if err != nil {
-		return "", false
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return "", nil
 	}
-	return d.Digest.String(), true
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", ref, err)
+	}
+	return d.Digest.String(), nil
+}
+
+// mustTagDigest is tagDigest for a tag that has to exist.
+func mustTagDigest(t *testing.T, ref string) string {
+	t.Helper()
+	d, err := tagDigest(ref)
+	if err == nil && d == "" {
+		err = fmt.Errorf("%s: no such tag", ref)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // TestMergeBadInput: sources that are missing, lack a platform, leave one
@@ -65,7 +86,7 @@ func TestMergeBadInput(t *testing.T) {
 	if good.code != 0 {
 		t.Fatalf("merge-platforms: exit %d\n%s", good.code, tail(good.stderr, 20))
 	}
-	before, _ := tagExists(ref)
+	before := mustTagDigest(t, ref)
 	_, attestations := manifests(t, remoteIndex(t, ref))
 	var attestation string
 	for _, d := range attestations {
@@ -88,7 +109,7 @@ func TestMergeBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runResult(t, env.dockerEnv, env.root+"/scripts/merge-platforms", append([]string{"-t", ref}, tc.sources...)...)
 			wantFailure(t, r, 1, tc.want...)
-			if after, _ := tagExists(ref); after != before {
+			if after := mustTagDigest(t, ref); after != before {
 				t.Errorf("%s moved from %s to %s", ref, before, after)
 			}
 		})
