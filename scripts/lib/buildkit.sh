@@ -4,8 +4,8 @@
 # cleanup. Needs scripts/lib/daemon.sh.
 
 # buildkit_tools TOOLS_DIR CACHE_DIR: prints the directory that holds
-# buildkitd, buildctl, buildx and dockerfile-frontend, built from the tools
-# module TOOLS_DIR into CACHE_DIR/bin on first use (~5 min on 2 cores). The
+# buildkitd, buildctl and buildx, built from the tools module TOOLS_DIR into
+# CACHE_DIR/bin on first use (~5 min on 2 cores). The
 # directory name carries the versions and a hash of the module and the Go
 # version, so a changed pin or Go builds anew.
 buildkit_tools() {
@@ -14,20 +14,18 @@ buildkit_tools() {
 	bx_ver="$(awk '$1 == "github.com/docker/buildx" { print $2; exit }' "$tools/go.mod")"
 	key="$(cat "$tools/go.mod" "$tools/go.sum" <(go version) | sha256sum | cut -c1-12)"
 	bin="$cache/bin/buildkit-${bk_ver}_buildx-${bx_ver}_$key"
-	if [[ -x "$bin/buildkitd" && -x "$bin/buildctl" && -x "$bin/buildx" && -x "$bin/dockerfile-frontend" ]]; then
+	if [[ -x "$bin/buildkitd" && -x "$bin/buildctl" && -x "$bin/buildx" ]]; then
 		echo "$bin"
 		return 0
 	fi
 	log "building buildkit $bk_ver and buildx $bx_ver (first run only, ~5 min on 2 cores)"
 	mkdir -p "$cache/bin"
 	tmp="$(mktemp -d "$cache/bin/.build.XXXXXX")"
-	# Static binaries: the frontend runs inside a FROM scratch image.
 	if ! (cd "$tools" && CGO_ENABLED=0 go build -o "$tmp/" -ldflags "-s -w \
 		-X github.com/moby/buildkit/version.Version=$bk_ver \
 		-X github.com/docker/buildx/version.Version=$bx_ver" \
 		github.com/moby/buildkit/cmd/buildkitd \
 		github.com/moby/buildkit/cmd/buildctl \
-		github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend \
 		github.com/docker/buildx/cmd/buildx) >"$tmp.log" 2>&1; then
 		tail -n 30 "$tmp.log" >&2
 		rm -rf "$tmp" "$tmp.log"
@@ -37,6 +35,44 @@ buildkit_tools() {
 	rm -rf "$tmp.log" "$bin"
 	mv "$tmp" "$bin"
 	echo "$bin"
+}
+
+# dockerfile_frontend_tool FRONTEND_DIR CACHE_DIR: prints "RELEASE PATH":
+# the Dockerfile frontend release (e.g. 1.26) that the module FRONTEND_DIR
+# (scripts/tools/frontend) pins, read from that source's own
+# frontend/dockerfile/version, and the frontend binary built from it into
+# CACHE_DIR/bin on first use, as BuildKit's release Dockerfile builds it
+# (static; build tags netgo static_build osusergo).
+dockerfile_frontend_tool() {
+	local mod="$1" cache="$2" src bk_ver release key bin tmp
+	if ! read -r src bk_ver < <(cd "$mod" && go list -m -f '{{.Dir}} {{.Version}}' github.com/moby/buildkit); then
+		fail "reading the frontend's BuildKit module in $mod failed"
+		return
+	fi
+	release="$(sed -n 's/^const version = "\(.*\)"$/\1/p' "$src/frontend/dockerfile/version/version.go")"
+	[[ -n "$release" ]] || {
+		fail "no frontend release in $src/frontend/dockerfile/version/version.go"
+		return
+	}
+	key="$(cat "$mod/go.mod" "$mod/go.sum" <(go version) | sha256sum | cut -c1-12)"
+	bin="$cache/bin/dockerfile-frontend-${release}_$key"
+	if [[ ! -x "$bin/dockerfile-frontend" ]]; then
+		log "building the Dockerfile frontend $release (BuildKit $bk_ver; first run only, ~5 min on 2 cores)"
+		mkdir -p "$cache/bin"
+		tmp="$(mktemp -d "$cache/bin/.build.XXXXXX")"
+		if ! (cd "$mod" && CGO_ENABLED=0 go build -o "$tmp/" -tags "netgo static_build osusergo" -ldflags "-s -w \
+			-X main.Version=$release -X main.Revision=$bk_ver \
+			-X main.Package=github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend" \
+			github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend) >"$tmp.log" 2>&1; then
+			tail -n 30 "$tmp.log" >&2
+			rm -rf "$tmp" "$tmp.log"
+			fail "building the Dockerfile frontend from $mod failed"
+			return
+		fi
+		rm -rf "$tmp.log" "$bin"
+		mv "$tmp" "$bin"
+	fi
+	echo "$release $bin/dockerfile-frontend"
 }
 
 # buildkitd_config FILE MIRROR [HTTP_REGISTRY...]: writes a buildkitd.toml
