@@ -5,7 +5,7 @@
 # a key offline (--tlog-upload=false) and stores signatures as .sig tags,
 # which the Distribution registry 2.8 of the tests holds; 3.x fetches its
 # signing config over TUF and stores OCI referrers. Functions only (no traps,
-# no globals). Needs daemon.sh (log, fail) and Go.
+# no globals). Needs daemon.sh (log, fail), buildkit.sh (build_into) and Go.
 
 # cosign_version: the pinned cosign release.
 cosign_version() { echo v2.6.5; }
@@ -14,24 +14,18 @@ cosign_version() { echo v2.6.5; }
 # into CACHE_DIR/bin on first use (heavy: minutes on 2 cores). The directory
 # name carries the version and a hash of the Go version.
 cosign_tool() {
-	local cache="$1" version module bin tmp
+	local cache="$1" version bin
 	version="$(cosign_version)"
-	module="github.com/sigstore/cosign/${version%%.*}"
 	bin="$cache/bin/cosign-${version}_$(go version | sha256sum | cut -c1-12)"
-	if [[ -x "$bin/cosign" ]]; then
-		echo "$bin/cosign"
-		return 0
+	if [[ ! -x "$bin/cosign" ]]; then
+		rm -rf "$bin"
+		log "building cosign $version (first run only)"
+		build_into "$bin" "cosign $version" cosign_go_install "$version" || return
 	fi
-	log "building cosign $version (first run only)"
-	mkdir -p "$cache/bin"
-	tmp="$(mktemp -d "$cache/bin/.build.XXXXXX")"
-	if ! GOBIN="$tmp" CGO_ENABLED=0 go install -ldflags "-s -w" "$module/cmd/cosign@$version" >"$tmp.log" 2>&1; then
-		tail -n 30 "$tmp.log" >&2
-		rm -rf "$tmp" "$tmp.log"
-		fail "building cosign $version failed"
-		return
-	fi
-	rm -rf "$tmp.log" "$bin"
-	mv "$tmp" "$bin"
 	echo "$bin/cosign"
+}
+
+# cosign_go_install VERSION OUT_DIR: the build of cosign_tool.
+cosign_go_install() {
+	GOBIN="$2" CGO_ENABLED=0 go install -ldflags "-s -w" "github.com/sigstore/cosign/${1%%.*}/cmd/cosign@$1"
 }
