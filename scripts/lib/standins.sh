@@ -38,26 +38,25 @@ alpine_rootfs() {
 # unless it is there already, and prints that directory. Built with a fixed
 # SOURCE_DATE_EPOCH, so the same inputs give the same digests everywhere.
 standin_build() {
-	local bin="$1" addr="$2" cache="$3" name="$4" key="$5" ctx="$6" dir tmp
+	local bin="$1" addr="$2" cache="$3" name="$4" key="$5" ctx="$6" dir
 	shift 6
 	dir="$cache/standins/$name-$key"
 	if [[ ! -f "$dir/index.json" ]]; then
+		rm -rf "$dir"
 		log "building stand-in image $name"
-		mkdir -p "$cache/standins"
-		tmp="$(mktemp -d "$cache/standins/.build.XXXXXX")"
-		if ! "$bin/buildctl" --addr "$addr" build --progress=plain --frontend dockerfile.v0 \
-			--local context="$ctx" --local dockerfile="$ctx" \
-			--opt build-arg:SOURCE_DATE_EPOCH=1700000000 \
-			--output "type=oci,dest=$tmp,tar=false,rewrite-timestamp=true" "$@" >"$tmp.log" 2>&1; then
-			tail -n 30 "$tmp.log" >&2
-			rm -rf "$tmp" "$tmp.log"
-			fail "building the stand-in $name failed"
-			return
-		fi
-		rm -rf "$tmp.log" "$dir"
-		mv "$tmp" "$dir"
+		build_into "$dir" "the stand-in $name" standin_buildctl "$bin" "$addr" "$ctx" "$@" || return
 	fi
 	echo "$dir"
+}
+
+# standin_buildctl BIN_DIR BUILDKIT_ADDR CONTEXT [buildctl args...] OUT_DIR:
+# the build of standin_build, into the OCI layout OUT_DIR.
+standin_buildctl() {
+	local bin="$1" addr="$2" ctx="$3" out="${!#}"
+	"$bin/buildctl" --addr "$addr" build --progress=plain --frontend dockerfile.v0 \
+		--local context="$ctx" --local dockerfile="$ctx" \
+		--opt build-arg:SOURCE_DATE_EPOCH=1700000000 \
+		--output "type=oci,dest=$out,tar=false,rewrite-timestamp=true" "${@:4:$#-4}"
 }
 
 # standin_push LAYOUT REGISTRY NAME: pushes an OCI layout (all its platforms)
