@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -94,6 +95,9 @@ func TestMergeBadInput(t *testing.T) {
 	}
 	amd64, arm64 := split.metadata["linux/amd64"], split.metadata["linux/arm64"]
 	missing := "sha256:" + strings.Repeat("0", 64)
+	images, _ := manifests(t, remoteIndex(t, ref))
+	otherCommit := relabel(t, env.registry+"/fiber-service@"+images["linux/arm64"].Digest.String(),
+		"org.opencontainers.image.revision", strings.Repeat("f", 40))
 
 	for _, tc := range []struct {
 		name    string
@@ -105,6 +109,7 @@ func TestMergeBadInput(t *testing.T) {
 		{"no platform (an attestation manifest)", []string{amd64, arm64, attestation}, []string{attestation, "is not an image of a platform"}},
 		{"a platform twice", []string{amd64, arm64, amd64}, []string{"linux/amd64 comes twice"}},
 		{"not a digest", []string{amd64, "latest"}, []string{"latest", "neither a metadata file nor a digest"}},
+		{"images of different commits", []string{amd64, otherCommit}, []string{"the images disagree on org.opencontainers.image.revision", testCommit, strings.Repeat("f", 40)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runResult(t, env.dockerEnv, env.root+"/scripts/merge-platforms", append([]string{"-t", ref}, tc.sources...)...)
@@ -114,4 +119,40 @@ func TestMergeBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// relabel pushes a copy of the image src (REPOSITORY@DIGEST) whose config
+// has label set to value, and returns it as REPOSITORY@DIGEST.
+func relabel(t *testing.T, src, label, value string) string {
+	t.Helper()
+	ref, err := name.ParseReference(src, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config.DeepCopy()
+	cfg.Labels[label] = value
+	img, err = mutate.Config(img, *cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.NewDigest(ref.Context().String()+"@"+d.String(), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dst, img); err != nil {
+		t.Fatal(err)
+	}
+	return dst.String()
 }
