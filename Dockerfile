@@ -1,4 +1,4 @@
-# syntax=docker/dockerfile:1
+# syntax=docker/dockerfile:1.26
 # check=error=true
 
 # Multi-platform image for the fiber service. Build it with `docker buildx bake`

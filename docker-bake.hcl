@@ -35,9 +35,10 @@ variable "ALPINE_VERSION" {
 }
 variable "PLATFORMS" {
   default = "linux/amd64,linux/arm64"
+  # Comma-separated; spaces around the commas are fine ("linux/amd64, linux/arm64").
   # Each platform needs a runtime-<arch> stage in the Dockerfile.
   validation {
-    condition     = length(setsubtract(split(",", PLATFORMS), SUPPORTED_PLATFORMS)) == 0
+    condition     = length(setsubtract([for p in split(",", PLATFORMS) : trimspace(p)], SUPPORTED_PLATFORMS)) == 0
     error_message = "PLATFORMS=${PLATFORMS} names a platform with no runtime stage in the Dockerfile; supported: ${join(",", SUPPORTED_PLATFORMS)}"
   }
 }
@@ -53,7 +54,8 @@ variable "SOURCE_DATE_EPOCH" {
 }
 variable "CACHE" {
   # "" = no external cache, "gha" = GitHub Actions cache,
-  # anything else = registry repository for type=registry cache (mode=max).
+  # anything else = registry repository for type=registry cache (mode=max),
+  # what the release uses (README, "Release on GitHub Actions").
   # One scope per platform set (cache_scope), so builds of one platform on
   # separate builders do not overwrite each other's cache.
   default = ""
@@ -82,6 +84,12 @@ function "image_repo" {
   result = "${REGISTRY != "" ? "${REGISTRY}/" : ""}${IMAGE}"
 }
 
+# PLATFORMS as a list, spaces around the commas dropped.
+function "platform_list" {
+  params = []
+  result = [for p in split(",", PLATFORMS) : trimspace(p) if trimspace(p) != ""]
+}
+
 function "image_ref" {
   params = [tag]
   result = "${image_repo()}:${tag}"
@@ -100,6 +108,16 @@ function "cache_entry" {
   result = CACHE == "gha" ? "type=gha,scope=${scope}" : "type=registry,ref=${CACHE}:${scope}"
 }
 
+# How a scope is written. ignore-error: a cache that cannot be written (a
+# registry hiccup, the gha quota) costs the next build time, not this build.
+# A registry cache is an OCI image manifest (image-manifest=true,
+# oci-mediatypes=true): BuildKit's default since v0.21, stated so that an
+# older builder writes the same; ECR refuses the index form.
+function "cache_export" {
+  params = []
+  result = CACHE == "gha" ? "mode=max,ignore-error=true" : "mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true"
+}
+
 # What a build of these platforms reads: its own scope first, then the scope
 # of each of its platforms and of all of PLATFORMS, so that a build can start
 # from the cache of a build done the other way (split or not). Own scope
@@ -110,14 +128,14 @@ function "cache_entry" {
 function "cache_from" {
   params = [platforms]
   result = CACHE == "" ? [] : [
-    for s in distinct(concat([cache_scope(platforms)], [for p in platforms : cache_scope([p])], [cache_scope(split(",", PLATFORMS))])) : cache_entry(s)
+    for s in distinct(concat([cache_scope(platforms)], [for p in platforms : cache_scope([p])], [cache_scope(platform_list())])) : cache_entry(s)
   ]
 }
 
 # What a build of these platforms writes: its own scope only.
 function "cache_to" {
   params = [platforms]
-  result = CACHE == "" ? [] : ["${cache_entry(cache_scope(platforms))},mode=max"]
+  result = CACHE == "" ? [] : ["${cache_entry(cache_scope(platforms))},${cache_export()}"]
 }
 
 group "default" {
@@ -164,7 +182,7 @@ target "_tags" {
 # cache-from lists of a target and of those it inherits, so a target that
 # reads in another order (image-digest) must not inherit one.
 target "_cache" {
-  cache-from = cache_from(split(",", PLATFORMS))
+  cache-from = cache_from(platform_list())
 }
 
 # The runtime image and its attestations.
@@ -178,8 +196,12 @@ target "_image" {
 
 target "image" {
   inherits  = ["_common", "_cache", "_image", "_tags", "docker-metadata-action"]
-  platforms = split(",", PLATFORMS)
-  cache-to  = cache_to(split(",", PLATFORMS))
+  platforms = platform_list()
+  cache-to  = cache_to(platform_list())
+  # With SOURCE_DATE_EPOCH, `--push` (which sets push=true on this output)
+  # writes the same layer bytes, so the same digests, as image-digest and
+  # scripts/build-image; without it, bake's default output.
+  output = SOURCE_DATE_EPOCH != "" ? ["type=image,rewrite-timestamp=true"] : []
 }
 
 # The split build: one image per platform of PLATFORMS (image-digest-linux-amd64,
@@ -190,7 +212,7 @@ target "image" {
 # node of its platform and writes the cache scope of its platform.
 target "image-digest" {
   name      = "image-digest-${replace(platform, "/", "-")}"
-  matrix    = { platform = split(",", PLATFORMS) }
+  matrix    = { platform = platform_list() }
   inherits  = ["_common", "_image", "docker-metadata-action"]
   platforms = [platform]
   tags      = [image_repo()]
@@ -211,7 +233,7 @@ target "image-local" {
 target "binaries" {
   inherits   = ["_common", "_cache"]
   target     = "binaries"
-  platforms  = split(",", PLATFORMS)
+  platforms  = platform_list()
   # platform-split=true: dist/<os>_<arch>/server even for a single platform.
   output     = ["type=local,dest=./dist,platform-split=true"]
 }

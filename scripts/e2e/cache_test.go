@@ -5,10 +5,15 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // TestReproducible: with SOURCE_DATE_EPOCH set, a build on a brand-new
@@ -32,13 +37,66 @@ func TestReproducible(t *testing.T) {
 	}
 }
 
+// TestReproduciblePush: the README's push, `docker buildx bake --push` with
+// SOURCE_DATE_EPOCH set, gives per-platform manifests byte for byte those of
+// the split build (image-digest) of the same commit: rewrite-timestamp is on
+// every pushed output.
+func TestReproduciblePush(t *testing.T) {
+	requireNoEmulation(t)
+	splitBuild(t)
+	ref := env.registry + "/fiber-service:e2e-repro-push"
+	vars := append(append([]string{"REGISTRY=" + env.registry, "TAG=e2e-repro-push"}, buildVars...), env.dockerEnv...)
+	must(t, vars, "docker", "buildx", "bake", "--push")
+	pushed := platformDigests(t, remoteIndex(t, ref))
+	for _, p := range wantPlatforms {
+		b, err := os.ReadFile(split.metadata[p])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var md map[string]map[string]any
+		if err := json.Unmarshal(b, &md); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := md["image-digest-"+strings.ReplaceAll(p, "/", "-")]["containerimage.digest"].(string)
+		split := platformDigests(t, remoteIndex(t, env.registry+"/fiber-service@"+d))[p]
+		t.Logf("%s: bake --push %s, split build %s", p, pushed[p], split)
+		if pushed[p] == "" || pushed[p] != split {
+			t.Errorf("%s: bake --push gave %s, the split build %s", p, pushed[p], split)
+		}
+	}
+}
+
 // TestRegistryCache: one builder exports the build cache to the registry
 // (CACHE=REGISTRY/fiber-service-cache, mode=max); a brand-new builder with
 // an empty state then builds both platforms with every Go step CACHED.
 func TestRegistryCache(t *testing.T) {
 	requireNoEmulation(t)
-	vars := append([]string{"CACHE=" + env.registry + "/fiber-service-cache"}, env.dockerEnv...)
+	cache := env.registry + "/fiber-service-cache"
+	vars := append([]string{"CACHE=" + cache}, env.dockerEnv...)
 	must(t, vars, "docker", "buildx", "bake", "image")
+
+	// The cache is an OCI image manifest (image-manifest=true,
+	// oci-mediatypes=true in the bake file), the form ECR takes, not an index.
+	ref := cache + ":image-linux-amd64-linux-arm64"
+	cacheRef, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := remote.Get(cacheRef)
+	if err != nil {
+		t.Fatalf("%s: %v", ref, err)
+	}
+	if d.MediaType != types.OCIManifestSchema1 {
+		t.Errorf("%s: media type %s, want %s", ref, d.MediaType, types.OCIManifestSchema1)
+	} else if img, err := d.Image(); err != nil {
+		t.Error(err)
+	} else if m, err := img.Manifest(); err != nil {
+		t.Error(err)
+	} else if m.Config.MediaType != "application/vnd.buildkit.cacheconfig.v0" {
+		t.Errorf("%s: config media type %s, want BuildKit's cache config", ref, m.Config.MediaType)
+	} else {
+		t.Logf("%s: %s, config %s, %d layers", ref, d.MediaType, m.Config.MediaType, len(m.Layers))
+	}
 
 	fresh, err := startBuildkitd("cache", env.state+"/buildkit-cache")
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 var env struct {
 	root     string // repository root
 	cache    string // FIBER_CACHE_DIR
-	bin      string // buildkitd, buildctl, buildx, dockerfile-frontend
+	bin      string // buildkitd, buildctl, buildx
 	state    string // this run's scratch directory
 	registry string // 127.0.0.1:PORT of the shared registry
 	readonly string // 127.0.0.1:PORT reserved for a registry that refuses pushes

@@ -4,11 +4,13 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
@@ -43,16 +45,36 @@ func repoTags() (map[string]bool, error) {
 	return out, err
 }
 
-func tagExists(ref string) (string, bool) {
+// tagDigest: the digest a tag points at, "" when the registry says it has
+// no such tag (404); any other failure to ask is an error, so that "the tag
+// did not move" is never concluded from "the registry did not answer".
+func tagDigest(ref string) (string, error) {
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
-		return "", false
+		return "", err
 	}
 	d, err := remote.Head(r)
-	if err != nil {
-		return "", false
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return "", nil
 	}
-	return d.Digest.String(), true
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", ref, err)
+	}
+	return d.Digest.String(), nil
+}
+
+// mustTagDigest is tagDigest for a tag that has to exist.
+func mustTagDigest(t *testing.T, ref string) string {
+	t.Helper()
+	d, err := tagDigest(ref)
+	if err == nil && d == "" {
+		err = fmt.Errorf("%s: no such tag", ref)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // TestMergeBadInput: sources that are missing, lack a platform, leave one
@@ -65,7 +87,7 @@ func TestMergeBadInput(t *testing.T) {
 	if good.code != 0 {
 		t.Fatalf("merge-platforms: exit %d\n%s", good.code, tail(good.stderr, 20))
 	}
-	before, _ := tagExists(ref)
+	before := mustTagDigest(t, ref)
 	_, attestations := manifests(t, remoteIndex(t, ref))
 	var attestation string
 	for _, d := range attestations {
@@ -73,6 +95,9 @@ func TestMergeBadInput(t *testing.T) {
 	}
 	amd64, arm64 := split.metadata["linux/amd64"], split.metadata["linux/arm64"]
 	missing := "sha256:" + strings.Repeat("0", 64)
+	images, _ := manifests(t, remoteIndex(t, ref))
+	otherCommit := relabel(t, env.registry+"/fiber-service@"+images["linux/arm64"].Digest.String(),
+		"org.opencontainers.image.revision", strings.Repeat("f", 40))
 
 	for _, tc := range []struct {
 		name    string
@@ -84,13 +109,50 @@ func TestMergeBadInput(t *testing.T) {
 		{"no platform (an attestation manifest)", []string{amd64, arm64, attestation}, []string{attestation, "is not an image of a platform"}},
 		{"a platform twice", []string{amd64, arm64, amd64}, []string{"linux/amd64 comes twice"}},
 		{"not a digest", []string{amd64, "latest"}, []string{"latest", "neither a metadata file nor a digest"}},
+		{"images of different commits", []string{amd64, otherCommit}, []string{"the images disagree on org.opencontainers.image.revision", testCommit, strings.Repeat("f", 40)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runResult(t, env.dockerEnv, env.root+"/scripts/merge-platforms", append([]string{"-t", ref}, tc.sources...)...)
 			wantFailure(t, r, 1, tc.want...)
-			if after, _ := tagExists(ref); after != before {
+			if after := mustTagDigest(t, ref); after != before {
 				t.Errorf("%s moved from %s to %s", ref, before, after)
 			}
 		})
 	}
+}
+
+// relabel pushes a copy of the image src (REPOSITORY@DIGEST) whose config
+// has label set to value, and returns it as REPOSITORY@DIGEST.
+func relabel(t *testing.T, src, label, value string) string {
+	t.Helper()
+	ref, err := name.ParseReference(src, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config.DeepCopy()
+	cfg.Labels[label] = value
+	img, err = mutate.Config(img, *cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.NewDigest(ref.Context().String()+"@"+d.String(), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dst, img); err != nil {
+		t.Fatal(err)
+	}
+	return dst.String()
 }

@@ -152,6 +152,22 @@ func TestSplitBuild(t *testing.T) {
 	if want := env.registry + "/fiber-service@" + digest.String(); printed != want {
 		t.Errorf("merge-platforms printed %q, want the tag's index %q", printed, want)
 	}
+	// The index's annotations, from the images' labels.
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"revision":    testCommit,
+		"version":     testVersion,
+		"created":     time.Unix(1700000000, 0).UTC().Format(time.RFC3339),
+		"source":      "https://github.com/example/fiber-service",
+		"description": "Small HTTP service built with Go Fiber",
+	} {
+		if got := im.Annotations["org.opencontainers.image."+key]; got != want {
+			t.Errorf("index annotation org.opencontainers.image.%s = %q, want %q", key, got, want)
+		}
+	}
 	// The attestations of the per-platform indexes survive the merge, each
 	// still pointing at its image.
 	merged := checkIndex(t, idx, true)
@@ -235,11 +251,13 @@ func TestMultiNode(t *testing.T) {
 	t.Run("image-digest with a cache", func(t *testing.T) {
 		cache := env.registry + "/fiber-service-cache-multinode-" + fmt.Sprint(time.Now().Unix())
 		file := t.TempDir() + "/nodes.json"
-		vars := append([]string{"REGISTRY=" + env.registry, "CACHE=" + cache}, env.dockerEnv...)
+		// PLATFORMS as a person may write it, with a space: bake and
+		// merge-platforms both take it.
+		vars := append([]string{"REGISTRY=" + env.registry, "CACHE=" + cache, "PLATFORMS=linux/amd64, linux/arm64"}, env.dockerEnv...)
 		nodeBuilder(t, "fiber-multi-cache", newNodes(t, "multi-cache"))
 		must(t, vars, "docker", "buildx", "bake", "--builder", "fiber-multi-cache", "--metadata-file", file, "image-digest")
 		ref := env.registry + "/fiber-service:e2e-multinode-digest"
-		must(t, env.dockerEnv, env.root+"/scripts/merge-platforms", "-t", ref, file)
+		must(t, vars, env.root+"/scripts/merge-platforms", "-t", ref, file)
 		checkIndex(t, remoteIndex(t, ref), true)
 		repo, err := name.NewRepository(cache, name.Insecure)
 		if err != nil {

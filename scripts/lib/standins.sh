@@ -1,11 +1,13 @@
 # shellcheck shell=bash
 # Stand-ins for the base images that cannot be pulled here (no public
 # registry): alpine from Alpine's official minirootfs tarballs, a Go builder
-# (that Alpine plus the host's Go toolchain) and the docker/dockerfile:1
-# frontend. They are pushed to a local registry under their real names
+# (that Alpine plus the host's Go toolchain) and the Dockerfile frontend the
+# Dockerfile's syntax line names (docker/dockerfile:1.26), built from the
+# BuildKit source of that frontend release (scripts/tools/frontend). They are pushed to a local registry under their real names
 # (library/alpine:3.23, ...), and BuildKit uses that registry as its docker.io
 # mirror, so the Dockerfile and docker-bake.hcl build unchanged.
-# Functions only (no traps, no globals). Needs daemon.sh; skopeo, jq, go.
+# Functions only (no traps, no globals). Needs daemon.sh, buildkit.sh;
+# skopeo, jq, go.
 
 # alpine_rootfs DIR: checks Alpine's SHA512SUMS in DIR and prints the newest
 # minirootfs tarball for each architecture as "amd64 PATH" and "arm64 PATH".
@@ -36,26 +38,25 @@ alpine_rootfs() {
 # unless it is there already, and prints that directory. Built with a fixed
 # SOURCE_DATE_EPOCH, so the same inputs give the same digests everywhere.
 standin_build() {
-	local bin="$1" addr="$2" cache="$3" name="$4" key="$5" ctx="$6" dir tmp
+	local bin="$1" addr="$2" cache="$3" name="$4" key="$5" ctx="$6" dir
 	shift 6
 	dir="$cache/standins/$name-$key"
 	if [[ ! -f "$dir/index.json" ]]; then
+		rm -rf "$dir"
 		log "building stand-in image $name"
-		mkdir -p "$cache/standins"
-		tmp="$(mktemp -d "$cache/standins/.build.XXXXXX")"
-		if ! "$bin/buildctl" --addr "$addr" build --progress=plain --frontend dockerfile.v0 \
-			--local context="$ctx" --local dockerfile="$ctx" \
-			--opt build-arg:SOURCE_DATE_EPOCH=1700000000 \
-			--output "type=oci,dest=$tmp,tar=false,rewrite-timestamp=true" "$@" >"$tmp.log" 2>&1; then
-			tail -n 30 "$tmp.log" >&2
-			rm -rf "$tmp" "$tmp.log"
-			fail "building the stand-in $name failed"
-			return
-		fi
-		rm -rf "$tmp.log" "$dir"
-		mv "$tmp" "$dir"
+		build_into "$dir" "the stand-in $name" standin_buildctl "$bin" "$addr" "$ctx" "$@" || return
 	fi
 	echo "$dir"
+}
+
+# standin_buildctl BIN_DIR BUILDKIT_ADDR CONTEXT [buildctl args...] OUT_DIR:
+# the build of standin_build, into the OCI layout OUT_DIR.
+standin_buildctl() {
+	local bin="$1" addr="$2" ctx="$3" out="${!#}"
+	"$bin/buildctl" --addr "$addr" build --progress=plain --frontend dockerfile.v0 \
+		--local context="$ctx" --local dockerfile="$ctx" \
+		--opt build-arg:SOURCE_DATE_EPOCH=1700000000 \
+		--output "type=oci,dest=$out,tar=false,rewrite-timestamp=true" "${@:4:$#-4}"
 }
 
 # standin_push LAYOUT REGISTRY NAME: pushes an OCI layout (all its platforms)
@@ -89,7 +90,8 @@ DOCKERFILE
 # builds (once) and pushes the three stand-ins to REGISTRY as
 # library/alpine:ALPINE_VERSION (amd64+arm64),
 # library/golang:GO_VERSION-alpineALPINE_VERSION (the host platform: the
-# Dockerfile runs it on the build platform) and docker/dockerfile:1.
+# Dockerfile runs it on the build platform) and the frontend of the
+# Dockerfile's syntax line (docker/dockerfile:1.26).
 standins_push() {
 	local work rc=0
 	work="$(mktemp -d /tmp/fiber-standins.XXXXXX)"
@@ -129,21 +131,34 @@ DOCKERFILE
 		--opt "build-arg:GOPROXY=${GOPROXY:-}" --opt "build-arg:GOFLAGS=${GOFLAGS:-}")" || return
 	standin_push "$layout" "$reg" "library/golang:$go_version-alpine$alpine_version" || return
 
-	# The frontend that `# syntax=docker/dockerfile:1` asks for (see
-	# ../shared/README.md for the labels BuildKit needs).
-	cp "$bin/dockerfile-frontend" "$work/frontend/"
+	# The frontend that the Dockerfile's `# syntax=docker/dockerfile:1.N`
+	# asks for, built from the source of that release, in an image made as
+	# BuildKit's own release Dockerfile makes it (its labels are what the
+	# gateway reads).
+	local lib frontend syntax
+	lib="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+	frontend="$(dockerfile_frontend_tool "$lib/../tools/frontend" "$cache")" || return
+	syntax="$(sed -n '1s/^# syntax=//p' "$lib/../../Dockerfile")"
+	[[ "$syntax" == "docker/dockerfile:${frontend%% *}" ]] || {
+		fail "the Dockerfile's syntax line names ${syntax:-no frontend}, but scripts/tools/frontend pins the frontend release ${frontend%% *}: change them together (README, \"Release on GitHub Actions\")"
+		return
+	}
+	cp "${frontend#* }" "$work/frontend/"
 	cat >"$work/frontend/Dockerfile" <<'DOCKERFILE'
 FROM scratch
-COPY dockerfile-frontend /bin/dockerfile-frontend
 LABEL moby.buildkit.frontend.network.none="true"
-LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring,moby.buildkit.frontend.contexts.zstd"
+LABEL moby.buildkit.frontend.caps="moby.buildkit.frontend.inputs,moby.buildkit.frontend.subrequests,moby.buildkit.frontend.contexts,moby.buildkit.frontend.gitquerystring"
+COPY dockerfile-frontend /bin/dockerfile-frontend
 ENTRYPOINT ["/bin/dockerfile-frontend"]
 DOCKERFILE
 	key="$({
 		cat "$work/frontend/Dockerfile"
-		echo "$bin"
+		echo "$frontend"
 	} | sha256sum | cut -c1-16)"
 	layout="$(standin_build "$bin" "$addr" "$cache" dockerfile-frontend "$key" "$work/frontend" \
 		--opt "platform=linux/$host_arch")" || return
+	standin_push "$layout" "$reg" "$syntax" || return
+	# Also as docker/dockerfile:1, which a 1.N release is too, for
+	# Dockerfiles that float (scripts/bench/Dockerfile.emulated).
 	standin_push "$layout" "$reg" docker/dockerfile:1
 }
