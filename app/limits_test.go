@@ -343,26 +343,36 @@ func listenersOf(t *testing.T, p *proc) []listener {
 	return []listener{{"service", p.addr, "/"}, {"metrics", metricsAddr(t, p), "/metrics"}}
 }
 
-// TestReadBufferSize: READ_BUFFER_SIZE caps the request line plus headers:
-// what fits is served, what does not gets 431.
+// TestReadBufferSize: READ_BUFFER_SIZE caps the request line plus headers
+// (up to and including the blank line that ends them): a request head of
+// exactly that many bytes is served, one byte more gets 431.
 func TestReadBufferSize(t *testing.T) {
-	withHeader := func(n int) string {
-		return "GET / HTTP/1.1\r\nHost: test\r\nX-Pad: " + strings.Repeat("p", n) + "\r\n\r\n"
+	// head returns a request head of exactly n bytes.
+	head := func(n int) string {
+		const start, end = "GET / HTTP/1.1\r\nHost: test\r\nX-Pad: ", "\r\n\r\n"
+		return start + strings.Repeat("p", n-len(start)-len(end)) + end
 	}
 	for _, tc := range []struct {
-		size   string // READ_BUFFER_SIZE, "" for the default 16KiB
-		header int
-		want   int
+		setting string // READ_BUFFER_SIZE, "" for the default
+		size    int
 	}{
-		{"8KiB", 6 << 10, 200},
-		{"8KiB", 10 << 10, 431},
-		{"", 12 << 10, 200},
-		{"", 20 << 10, 431},
+		{"8KiB", 8 << 10},
+		{"", 16 << 10},
 	} {
-		p := startServer(t, "READ_BUFFER_SIZE="+tc.size)
-		resps, raw := rawExchange(t, p.addr, []byte(withHeader(tc.header)))
-		if len(resps) != 1 || resps[0].status != tc.want {
-			t.Errorf("READ_BUFFER_SIZE=%q, a %d-byte header: %.200q, want %d", tc.size, tc.header, raw, tc.want)
+		p := startServer(t, "READ_BUFFER_SIZE="+tc.setting)
+		for _, n := range []int{tc.size, tc.size + 1} {
+			want := 200
+			if n > tc.size {
+				want = 431
+			}
+			req := head(n)
+			if len(req) != n {
+				t.Fatalf("head(%d) is %d bytes", n, len(req))
+			}
+			resps, raw := rawExchange(t, p.addr, []byte(req))
+			if len(resps) != 1 || resps[0].status != want {
+				t.Errorf("READ_BUFFER_SIZE=%q, a %d-byte request head: %.200q, want %d", tc.setting, n, raw, want)
+			}
 		}
 	}
 }
