@@ -147,8 +147,8 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 					still++
 				}
 			}
-			t.Fatalf("%d of %d connections (from number %d, %s) still open when every one was due to be cut, %v after its dial",
-				still, len(all), i, w.kind, cut.setting+cut.slack)
+			t.Fatalf("%d of %d connections (from number %d, %s) still open when every one was due to be cut, %v after its dial; %d before them closed outside %v",
+				still, len(all), i, w.kind, cut.setting+cut.slack, nOutside, cut)
 		}
 		g.n++
 		g.lo, g.hi = min(g.lo, d), max(g.hi, d)
