@@ -254,7 +254,8 @@ func snapshotProc(t testing.TB, p *proc) procSnapshot {
 
 // raiseFDLimit makes sure this process (and the server it starts, which
 // inherits the limit) may hold n descriptors, raising the hard limit too
-// when it is lower (root may), or ends the test as unavailable.
+// when it is lower (which takes CAP_SYS_RESOURCE: root usually has it,
+// though not in every sandbox), or ends the test as unavailable.
 func raiseFDLimit(t testing.TB, n uint64) {
 	t.Helper()
 	var lim syscall.Rlimit
@@ -266,7 +267,7 @@ func raiseFDLimit(t testing.TB, n uint64) {
 	// program called Setrlimit itself.
 	want := syscall.Rlimit{Cur: max(lim.Cur, n), Max: max(lim.Max, n)}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
-		unavailable(t, "RLIMIT_NOFILE: %d descriptors needed, the limits are %d (soft) and %d (hard), and raising them failed: %v (root, or CAP_SYS_RESOURCE, may raise the hard limit)",
+		unavailable(t, "RLIMIT_NOFILE: %d descriptors needed, the limits are %d (soft) and %d (hard), and raising them failed: %v (raising the hard limit takes CAP_SYS_RESOURCE)",
 			n, lim.Cur, lim.Max, err)
 	}
 }
