@@ -5,6 +5,8 @@ package app
 
 import (
 	"bufio"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -129,10 +131,6 @@ func TestHealthcheckGivesUp(t *testing.T) {
 	// slack 450ms: worst seen 198ms (exec included) over 3 x 20 runs under
 	// -race with ./app in parallel.
 	givesUp := window{documented, 450 * time.Millisecond}
-	docker := dockerfileHealthcheckTimeout(t)
-	if documented+givesUp.slack >= docker {
-		t.Fatalf("the healthcheck may take up to %v, not below the Dockerfile's HEALTHCHECK --timeout=%v", documented+givesUp.slack, docker)
-	}
 	port := fakeServer(t, func(c net.Conn) {
 		_, _ = bufio.NewReader(c).ReadString(0) // until the healthcheck hangs up
 		c.Close()
@@ -144,16 +142,27 @@ func TestHealthcheckGivesUp(t *testing.T) {
 		t.Errorf("against a silent server: exit %d %q, want 1 and a timeout", code, msg)
 	}
 	givesUp.check(t, "healthcheck gives up", took)
-	if took >= docker {
-		t.Errorf("gave up after %v: Docker would have killed it at the Dockerfile's HEALTHCHECK --timeout=%v", took, docker)
-	}
+	t.Run("below the Dockerfile's HEALTHCHECK timeout", func(t *testing.T) {
+		docker := dockerfileHealthcheckTimeout(t)
+		if documented+givesUp.slack >= docker {
+			t.Errorf("the healthcheck may take up to %v, not below the Dockerfile's HEALTHCHECK --timeout=%v", documented+givesUp.slack, docker)
+		}
+		if took >= docker {
+			t.Errorf("gave up after %v: Docker would have killed it at the Dockerfile's HEALTHCHECK --timeout=%v", took, docker)
+		}
+	})
 }
 
 // dockerfileHealthcheckTimeout returns the --timeout of the Dockerfile's
-// HEALTHCHECK instruction.
+// HEALTHCHECK instruction. The image's own test stage has no Dockerfile
+// (its build context is go.mod, go.sum and app/): there the check is
+// unavailable, and scripts/test makes it in the repository.
 func dockerfileHealthcheckTimeout(t *testing.T) time.Duration {
 	t.Helper()
 	data, err := os.ReadFile("../Dockerfile")
+	if errors.Is(err, fs.ErrNotExist) {
+		unavailable(t, "no ../Dockerfile here (%v): the give-up time is not compared with HEALTHCHECK --timeout", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
