@@ -251,11 +251,17 @@ func TestDrainUnderLoad(t *testing.T) {
 // TestDrainShutdownDelay: during SHUTDOWN_DELAY the listener stays open,
 // /readyz and /health answer 503 with their draining bodies, /livez 200,
 // and every answer says Connection: close; then, SHUTDOWN_DELAY after the
-// signal (not before, and not twice as late), new connections are refused,
-// and with nothing in flight the process exits 0 at once.
+// signal (not before, and not a scheduling slack later), new connections
+// are refused, and with nothing in flight the process exits 0 at once.
 func TestDrainShutdownDelay(t *testing.T) {
 	t.Parallel() // mostly waiting on the server's timers
 	const delay = 2 * time.Second
+	// slack 150ms: worst seen 49ms over 3 x 20 runs under -race with ./app
+	// in parallel.
+	closes := window{delay, 150 * time.Millisecond}
+	// slack 350ms: worst seen 152ms (fasthttp's Shutdown looks for open
+	// connections every 100ms).
+	exits := window{delay, 350 * time.Millisecond}
 	p := startServer(t, "SHUTDOWN_DELAY="+delay.String(), "SHUTDOWN_TIMEOUT=3s")
 	k := keptAlive(t, p.addr, "/", rootBody)
 	sigAt := time.Now()
@@ -289,30 +295,41 @@ func TestDrainShutdownDelay(t *testing.T) {
 	}
 
 	eventually(t, 3*delay, "connections refused after the delay", func() bool { return connRefused(p.addr) })
-	refusedAfter := time.Since(sigAt)
-	if refusedAfter < delay {
-		t.Errorf("listener closed %v after SIGTERM, before SHUTDOWN_DELAY=%v", refusedAfter, delay)
-	}
-	// Generous for a loaded machine, and still short of twice the delay.
-	if limit := delay + delay*3/4; refusedAfter > limit {
-		t.Errorf("listener still open %v after SIGTERM, want closed by %v (SHUTDOWN_DELAY=%v)", refusedAfter, limit, delay)
-	}
+	closes.check(t, "SHUTDOWN_DELAY, listener closed", time.Since(sigAt))
 	if code := p.wait(5 * time.Second); code != 0 {
 		t.Errorf("exit %d, want 0", code)
 	}
-	t.Logf("shutdown delay: listener refused %v after SIGTERM (SHUTDOWN_DELAY=%v)", refusedAfter.Round(time.Millisecond), delay)
+	// Nothing in flight: the process exits as soon as the listener closes.
+	exits.check(t, "SHUTDOWN_DELAY, exit", time.Since(sigAt))
+	for _, r := range p.records() {
+		if r.msg() == "stopped" {
+			t.Logf("server's own view: stopped %s after the signal", r.str("after"))
+		}
+	}
 }
 
 // TestShutdownTimeoutExits1: a request that outlasts SHUTDOWN_TIMEOUT is
-// cut off, and the process exits 1 once the timeout runs out, not when the
-// request would have finished.
+// cut off, and the process exits 1 once the timeout runs out (not before,
+// and not a scheduling slack later), not when the request would have
+// finished.
 func TestShutdownTimeoutExits1(t *testing.T) {
 	t.Parallel() // mostly waiting on the server's timers
-	p := startServer(t, "DEBUG_ROUTES=true", "SHUTDOWN_TIMEOUT=1s")
+	const timeout = time.Second
+	// slack 300ms: worst seen 140ms over 3 x 20 runs under -race with ./app
+	// in parallel (the server's own log said 1.0015s: the rest is its exit).
+	exits := window{timeout, 300 * time.Millisecond}
+	p := startServer(t, "DEBUG_ROUTES=true", "SHUTDOWN_TIMEOUT="+timeout.String())
 	res := startSleep(t, p, "outlasts-the-drain", 30*time.Second)
+	sigAt := time.Now()
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(10 * time.Second); code != 1 {
 		t.Fatalf("exit %d, want 1 (SHUTDOWN_TIMEOUT ran out)\nlogs:\n%s", code, p.logs())
+	}
+	exits.check(t, "SHUTDOWN_TIMEOUT, exit", time.Since(sigAt))
+	for _, r := range p.records() {
+		if r.msg() == "shutdown timed out; open connections were dropped" {
+			t.Logf("server's own view: timed out %s after the signal", r.str("after"))
+		}
 	}
 	if !strings.Contains(p.logs(), `"msg":"shutdown timed out; open connections were dropped"`) {
 		t.Errorf("no shutdown-timeout line:\n%s", p.logs())

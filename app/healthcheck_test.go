@@ -5,7 +5,10 @@ package app
 
 import (
 	"bufio"
+	"errors"
+	"io/fs"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,10 +121,16 @@ func TestHealthcheckRequestAndAnswer(t *testing.T) {
 	}
 }
 
-// Against a server that accepts but never answers, it gives up after its
-// 2s timeout: well before the image's HEALTHCHECK timeout.
+// Against a server that accepts but never answers, it gives up after the
+// 2 s the README states, and before Docker's HEALTHCHECK --timeout (read
+// from the Dockerfile) would kill it: a killed check leaves no reason.
 func TestHealthcheckGivesUp(t *testing.T) {
-	t.Parallel() // mostly waiting on the server's timers
+	t.Parallel() // mostly waiting on the healthcheck's timer
+
+	const documented = 2 * time.Second // README: "with a 2 s timeout"
+	// slack 450ms: worst seen 198ms (exec included) over 3 x 20 runs under
+	// -race with ./app in parallel.
+	givesUp := window{documented, 450 * time.Millisecond}
 	port := fakeServer(t, func(c net.Conn) {
 		_, _ = bufio.NewReader(c).ReadString(0) // until the healthcheck hangs up
 		c.Close()
@@ -132,9 +141,49 @@ func TestHealthcheckGivesUp(t *testing.T) {
 	if code != 1 || !strings.Contains(msg, "timeout") {
 		t.Errorf("against a silent server: exit %d %q, want 1 and a timeout", code, msg)
 	}
-	if took < healthcheckTimeout || took > 10*time.Second {
-		t.Errorf("gave up after %v, want its %v timeout (and far less than 10s)", took, healthcheckTimeout)
+	givesUp.check(t, "healthcheck gives up", took)
+	t.Run("below the Dockerfile's HEALTHCHECK timeout", func(t *testing.T) {
+		docker := dockerfileHealthcheckTimeout(t)
+		if documented+givesUp.slack >= docker {
+			t.Errorf("the healthcheck may take up to %v, not below the Dockerfile's HEALTHCHECK --timeout=%v", documented+givesUp.slack, docker)
+		}
+		if took >= docker {
+			t.Errorf("gave up after %v: Docker would have killed it at the Dockerfile's HEALTHCHECK --timeout=%v", took, docker)
+		}
+	})
+}
+
+// dockerfileHealthcheckTimeout returns the --timeout of the Dockerfile's
+// HEALTHCHECK instruction. The image's own test stage has no Dockerfile
+// (its build context is go.mod, go.sum and app/): there the check is
+// unavailable, and scripts/test makes it in the repository.
+func dockerfileHealthcheckTimeout(t *testing.T) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile("../Dockerfile")
+	if errors.Is(err, fs.ErrNotExist) {
+		unavailable(t, "no ../Dockerfile here (%v): the give-up time is not compared with HEALTHCHECK --timeout", err)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || !strings.EqualFold(fields[0], "HEALTHCHECK") {
+			continue
+		}
+		for _, f := range fields[1:] {
+			if v, ok := strings.CutPrefix(f, "--timeout="); ok {
+				d, err := time.ParseDuration(v)
+				if err != nil {
+					t.Fatalf("Dockerfile: HEALTHCHECK %s: %v", f, err)
+				}
+				return d
+			}
+		}
+		t.Fatalf("Dockerfile: %q has no --timeout= (Docker's default is 30s) on its first line", line)
+	}
+	t.Fatal("Dockerfile: no HEALTHCHECK instruction")
+	return 0
 }
 
 // A bad environment or argument is "unhealthy" (1), never 2.

@@ -22,21 +22,26 @@ import (
 )
 
 // TestIdleAndSlowlorisConnectionsAreCut: thousands of idle connections and
-// a client trickling its headers do not stop real clients from being
-// served, and the server closes them all once READ_TIMEOUT has passed, on
-// the metrics listener as on the service's.
+// clients trickling their headers do not stop real clients from being
+// served, and the server closes every one of them READ_TIMEOUT after it
+// was opened (not before, and not a scheduling slack later), on the
+// metrics listener as on the service's.
 func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 	const (
 		idle        = 2000
 		slowloris   = 4
 		readTimeout = time.Second
 	)
+	// slack 800ms: worst seen 387ms (the last of the 2,000 idle connections),
+	// over 3 x 20 runs under -race with ./app in parallel.
+	cut := window{readTimeout, 800 * time.Millisecond}
 	raiseFDLimit(t, 2*(idle+slowloris)+512)
 	p := startServer(t, "READ_TIMEOUT="+readTimeout.String(), "ACCESS_LOG=false", withMetrics)
 	maddr := metricsAddr(t, p)
 	base := snapshotProc(t, p)
 
 	type watched struct {
+		kind    string // which group it belongs to, for the report
 		dialled time.Time
 		closed  chan time.Duration // how long after dialling the server closed it
 	}
@@ -48,25 +53,26 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 		defer c.Close()
 		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 		data, err := io.ReadAll(io.LimitReader(c, 4096))
+		took := time.Since(w.dialled)
 		if err != nil && !errors.Is(err, syscall.ECONNRESET) {
-			errs <- fmt.Sprintf("waiting for close: %v after %q", err, data)
+			errs <- fmt.Sprintf("%s connection: waiting for close: %v after %q", w.kind, err, data)
 			return
 		}
 		if len(data) > 0 {
 			if !bytes.HasPrefix(data, []byte("HTTP/1.1 408 ")) {
-				errs <- fmt.Sprintf("unexpected bytes before close: %q", data)
+				errs <- fmt.Sprintf("%s connection: unexpected bytes before close: %q", w.kind, data)
 			}
 			got408.Add(1)
 		}
-		w.closed <- time.Since(w.dialled)
+		w.closed <- took
 	}
 
 	errs := make(chan string, idle+slowloris+2)
 	var all []watched
-	dialOne := func(addr string) net.Conn {
-		// Taken before dialling: the server may accept and arm its deadline
-		// before DialTimeout returns to us.
-		w := watched{dialled: time.Now(), closed: make(chan time.Duration, 1)}
+	dialOne := func(kind, addr string) net.Conn {
+		// Taken before dialling: the server arms its deadline once it has
+		// taken the connection, after this.
+		w := watched{kind: kind, dialled: time.Now(), closed: make(chan time.Duration, 1)}
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			t.Fatalf("dial %d: %v", len(all), err)
@@ -76,19 +82,19 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 		return c
 	}
 	for range idle {
-		dialOne(p.addr)
+		dialOne("idle service", p.addr)
 	}
-	dialOne(maddr)
+	dialOne("idle metrics", maddr)
 	// Slowloris: a valid request line, then one header line every 100ms,
 	// never the blank line that would end the headers; the last one on the
 	// metrics listener.
 	var trickle sync.WaitGroup
 	for i := range slowloris + 1 {
-		addr, path := p.addr, "/"
+		kind, addr, path := "slowloris service", p.addr, "/"
 		if i == slowloris {
-			addr, path = maddr, "/metrics"
+			kind, addr, path = "slowloris metrics", maddr, "/metrics"
 		}
-		c := dialOne(addr)
+		c := dialOne(kind, addr)
 		trickle.Add(1)
 		go func() {
 			defer trickle.Done()
@@ -113,21 +119,43 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 		}
 	}
 
-	// Every idle and slowloris connection is closed by the server, not
-	// before READ_TIMEOUT (its deadline starts when the server takes the
-	// connection, after our dial), and well before the default READ_TIMEOUT
-	// of 10s would have (so it is READ_TIMEOUT=1s that cut them).
-	deadline := time.After(8 * time.Second)
-	early, latest := 0, time.Duration(0)
+	// Every connection's own close time is judged: the server closes each
+	// READ_TIMEOUT after taking it. One still open when the last one is due
+	// is late too.
+	lastDue := time.NewTimer(time.Until(all[len(all)-1].dialled.Add(readTimeout + cut.slack)))
+	defer lastDue.Stop()
+	type span struct {
+		n      int
+		lo, hi time.Duration
+	}
+	groups := map[string]*span{}
+	var outside []string // the first few
+	nOutside := 0
 	for i, w := range all {
+		g := groups[w.kind]
+		if g == nil {
+			g = &span{lo: time.Hour}
+			groups[w.kind] = g
+		}
+		var d time.Duration
 		select {
-		case d := <-w.closed:
-			if d < readTimeout-20*time.Millisecond { // clocks are coarse, never early by more
-				early++
+		case d = <-w.closed:
+		case <-lastDue.C:
+			still := 0
+			for _, w := range all[i:] {
+				if len(w.closed) == 0 {
+					still++
+				}
 			}
-			latest = max(latest, d)
-		case <-deadline:
-			t.Fatalf("connection %d of %d (idle first, one idle on the metrics listener, then slowloris, the last on the metrics listener) still open 8s later", i, len(all))
+			t.Fatalf("%d of %d connections (from number %d, %s) still open when every one was due to be cut, %v after its dial; %d before them closed outside %v",
+				still, len(all), i, w.kind, cut.setting+cut.slack, nOutside, cut)
+		}
+		g.n++
+		g.lo, g.hi = min(g.lo, d), max(g.hi, d)
+		if !cut.contains(d) {
+			if nOutside++; nOutside <= 10 {
+				outside = append(outside, fmt.Sprintf("%s connection %d closed %v after its dial", w.kind, i, d))
+			}
 		}
 	}
 	trickle.Wait()
@@ -138,16 +166,21 @@ func TestIdleAndSlowlorisConnectionsAreCut(t *testing.T) {
 			t.Error(e)
 		}
 	}
-	if early > 0 {
-		t.Errorf("%d connections closed before READ_TIMEOUT=%v", early, readTimeout)
+	for _, kind := range []string{"idle service", "idle metrics", "slowloris service", "slowloris metrics"} {
+		g := groups[kind]
+		t.Logf("limits: %d %s connections closed %v to %v after dialling (READ_TIMEOUT=%v)", g.n, kind, g.lo.Round(time.Millisecond), g.hi.Round(time.Millisecond), readTimeout)
+		cut.check(t, "READ_TIMEOUT, the last "+kind+" connection", g.hi)
+	}
+	if len(outside) > 0 {
+		t.Errorf("%d of %d connections closed outside %v after their dial, among them:\n%s", nOutside, len(all), cut, strings.Join(outside, "\n"))
 	}
 	var after procSnapshot
 	eventually(t, 5*time.Second, "server fds back to baseline", func() bool {
 		after = snapshotProc(t, p)
 		return after.FDs <= base.FDs
 	})
-	t.Logf("limits: all %d connections closed by the server (%d with a 408 first), the last %v after dialling; server before %v, after %v",
-		len(all), got408.Load(), latest.Round(time.Millisecond), base, after)
+	t.Logf("limits: all %d connections closed by the server (%d with a 408 first); server before %v, after %v",
+		len(all), got408.Load(), base, after)
 	if code, _, _ := get(t, "GET", p.url("/health"), nil); code != 200 {
 		t.Errorf("/health afterwards: %d", code)
 	}
@@ -222,15 +255,31 @@ func TestMaxConnsCap(t *testing.T) {
 // gone), on either listener. Without a write deadline it would block forever.
 func TestWriteTimeout(t *testing.T) {
 	t.Parallel() // mostly waiting on the server's timers
-	p := startServer(t, "WRITE_TIMEOUT=500ms", "READ_TIMEOUT=1h", "IDLE_TIMEOUT=1h", "ACCESS_LOG=false", withMetrics)
+	const writeTimeout = time.Second
+	// slack 500ms: worst seen 234ms (the metrics listener, whose answers take
+	// a few ms each to fill the buffers), over 3 x 20 runs under -race with
+	// ./app in parallel.
+	drop := window{writeTimeout, 500 * time.Millisecond}
+	p := startServer(t, "WRITE_TIMEOUT="+writeTimeout.String(), "READ_TIMEOUT=1h", "IDLE_TIMEOUT=1h", "ACCESS_LOG=false", withMetrics)
 	for _, l := range listenersOf(t, p) {
 		base := snapshotProc(t, p)
 		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			// A small receive window, so the server's writes block sooner.
-			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-			return errors.Join(err, serr)
+			var rerr, merr error
+			err := rc.Control(func(fd uintptr) {
+				// A small receive window, so the server's writes block sooner.
+				rerr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+				// Small segments, announced in our SYN: the kernel sizes the
+				// server's send buffer by them (2 x 10 segments at first), so it
+				// fills after a few answers, not the megabyte or so loopback's
+				// 64 KiB segments would allow. Then the write blocks within
+				// milliseconds of our dial, and the drop comes WRITE_TIMEOUT later.
+				merr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 536)
+			})
+			return errors.Join(err, rerr, merr)
 		}}
+		// Taken before dialling: the server arms each write deadline once
+		// it has read a request, after this.
+		dialled := time.Now()
 		c, err := d.Dial("tcp", l.addr)
 		if err != nil {
 			t.Fatal(err)
@@ -250,9 +299,10 @@ func TestWriteTimeout(t *testing.T) {
 		eventually(t, 5*time.Second, l.name+": the server to take the connection", func() bool {
 			return snapshotProc(t, p).FDs > base.FDs
 		})
-		eventually(t, 10*time.Second, l.name+": the server to drop the connection it cannot write to", func() bool {
+		eventually(t, 5*time.Second, l.name+": the server to drop the connection it cannot write to", func() bool {
 			return snapshotProc(t, p).FDs <= base.FDs
 		})
+		drop.check(t, "WRITE_TIMEOUT "+l.name, time.Since(dialled))
 	}
 	if code, _, _ := get(t, "GET", p.url("/health"), nil); code != 200 {
 		t.Errorf("/health afterwards: %d", code)
@@ -265,20 +315,22 @@ func TestWriteTimeout(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	t.Parallel() // mostly waiting on the server's timers
 	const idle = 500 * time.Millisecond
+	// slack 250ms: worst seen 108ms over 3 x 20 runs under -race with ./app
+	// in parallel.
+	closed := window{idle, 250 * time.Millisecond}
 	p := startServer(t, "IDLE_TIMEOUT="+idle.String(), "READ_TIMEOUT=1h", withMetrics)
 	for _, l := range listenersOf(t, p) {
+		// Taken before the request: the server arms the idle deadline once
+		// it has answered, after this.
+		asked := time.Now()
 		c := answeredOnce(t, l.addr, l.path)
-		answered := time.Now()
-		_ = c.SetReadDeadline(answered.Add(10 * time.Second))
+		_ = c.SetReadDeadline(asked.Add(10 * time.Second))
 		n, err := c.Read(make([]byte, 1))
-		after := time.Since(answered)
+		after := time.Since(asked)
 		if n != 0 || err != io.EOF {
-			t.Fatalf("%s: idle connection: read %d bytes, %v; want the server to close it within 10s", l.name, n, err)
+			t.Fatalf("%s: idle connection: read %d bytes, %v after %v; want the server to close it", l.name, n, err, after)
 		}
-		if after < idle-20*time.Millisecond { // clocks are coarse, never early by more
-			t.Errorf("%s: closed %v after the response, before IDLE_TIMEOUT=%v", l.name, after, idle)
-		}
-		t.Logf("idle timeout: %s connection closed %v after the response (IDLE_TIMEOUT=%v)", l.name, after.Round(time.Millisecond), idle)
+		closed.check(t, "IDLE_TIMEOUT "+l.name, after)
 	}
 }
 
@@ -291,26 +343,36 @@ func listenersOf(t *testing.T, p *proc) []listener {
 	return []listener{{"service", p.addr, "/"}, {"metrics", metricsAddr(t, p), "/metrics"}}
 }
 
-// TestReadBufferSize: READ_BUFFER_SIZE caps the request line plus headers:
-// what fits is served, what does not gets 431.
+// TestReadBufferSize: READ_BUFFER_SIZE caps the request line plus headers
+// (up to and including the blank line that ends them): a request head of
+// exactly that many bytes is served, one byte more gets 431.
 func TestReadBufferSize(t *testing.T) {
-	withHeader := func(n int) string {
-		return "GET / HTTP/1.1\r\nHost: test\r\nX-Pad: " + strings.Repeat("p", n) + "\r\n\r\n"
+	// head returns a request head of exactly n bytes.
+	head := func(n int) string {
+		const start, end = "GET / HTTP/1.1\r\nHost: test\r\nX-Pad: ", "\r\n\r\n"
+		return start + strings.Repeat("p", n-len(start)-len(end)) + end
 	}
 	for _, tc := range []struct {
-		size   string // READ_BUFFER_SIZE, "" for the default 16KiB
-		header int
-		want   int
+		setting string // READ_BUFFER_SIZE, "" for the default
+		size    int
 	}{
-		{"8KiB", 6 << 10, 200},
-		{"8KiB", 10 << 10, 431},
-		{"", 12 << 10, 200},
-		{"", 20 << 10, 431},
+		{"8KiB", 8 << 10},
+		{"", 16 << 10},
 	} {
-		p := startServer(t, "READ_BUFFER_SIZE="+tc.size)
-		resps, raw := rawExchange(t, p.addr, []byte(withHeader(tc.header)))
-		if len(resps) != 1 || resps[0].status != tc.want {
-			t.Errorf("READ_BUFFER_SIZE=%q, a %d-byte header: %.200q, want %d", tc.size, tc.header, raw, tc.want)
+		p := startServer(t, "READ_BUFFER_SIZE="+tc.setting)
+		for _, n := range []int{tc.size, tc.size + 1} {
+			want := 200
+			if n > tc.size {
+				want = 431
+			}
+			req := head(n)
+			if len(req) != n {
+				t.Fatalf("head(%d) is %d bytes", n, len(req))
+			}
+			resps, raw := rawExchange(t, p.addr, []byte(req))
+			if len(resps) != 1 || resps[0].status != want {
+				t.Errorf("READ_BUFFER_SIZE=%q, a %d-byte request head: %.200q, want %d", tc.setting, n, raw, want)
+			}
 		}
 	}
 }

@@ -211,13 +211,6 @@ func TestProcessSubcommands(t *testing.T) {
 // HOST empty binds every interface, IPv4 and IPv6; a specific HOST binds
 // only that address.
 func TestProcessHost(t *testing.T) {
-	v6 := true
-	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
-		v6 = false
-	} else {
-		ln.Close()
-	}
-
 	p := startServer(t, "HOST=")
 	_, port, _ := net.SplitHostPort(p.addr)
 	if p.addr != "[::]:"+port {
@@ -226,11 +219,16 @@ func TestProcessHost(t *testing.T) {
 	if code, _, _ := get(t, "GET", "http://127.0.0.1:"+port+"/livez", nil); code != 200 {
 		t.Errorf("HOST empty: 127.0.0.1 answered %d", code)
 	}
-	if v6 {
+	t.Run("IPv6", func(t *testing.T) {
+		ln, err := net.Listen("tcp6", "[::1]:0")
+		if err != nil {
+			unavailable(t, "this machine has no IPv6 loopback (%v): HOST empty is not checked to answer on ::1", err)
+		}
+		ln.Close()
 		if code, _, _ := get(t, "GET", "http://[::1]:"+port+"/livez", nil); code != 200 {
 			t.Errorf("HOST empty: ::1 answered %d", code)
 		}
-	}
+	})
 
 	p = startServer(t, "HOST=127.0.0.2")
 	_, port, _ = net.SplitHostPort(p.addr)

@@ -56,3 +56,29 @@ binfmt_register_aarch64() {
 binfmt_remove() {
 	[[ ! -e "/proc/sys/fs/binfmt_misc/$1" ]] || echo -1 >"/proc/sys/fs/binfmt_misc/$1"
 }
+
+# binfmt_entries: prints each registered binfmt_misc handler (name, then
+# the first line of its entry: enabled or disabled) and the status line,
+# whether or not binfmt_misc is mounted here. When it is not, it looks
+# through a mount of its own in a private mount namespace (unshare), which
+# ends with the command: the host's mounts stay as they were. Registrations
+# outlive an unmount on kernels before 6.7 (and on any kernel while another
+# mount namespace holds binfmt_misc), so a run that mounted binfmt_misc,
+# registered and unmounted could leave one behind unseen at the usual path.
+binfmt_entries() {
+	if [[ -e /proc/sys/fs/binfmt_misc/register ]]; then
+		binfmt_list
+		return
+	fi
+	unshare --mount --propagation private bash -c "$(declare -f binfmt_list)
+		mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && binfmt_list"
+}
+
+# binfmt_list: binfmt_entries where binfmt_misc is mounted.
+binfmt_list() {
+	local e
+	for e in /proc/sys/fs/binfmt_misc/*; do
+		[[ -f "$e" && "${e##*/}" != register ]] && echo "${e##*/} $(head -n1 "$e")"
+	done
+	return 0
+}

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Installs Debian packages on first use, so every script works on a fresh
-# machine. Sourced by the entry scripts (test, build-image, registry,
+# Installs Debian packages and Go tools on first use, so every script works
+# on a fresh machine. Sourced by the entry scripts (test, build-image, registry,
 # bench/run) and by the e2e tests' calls into scripts/lib.
 
 # need_commands CMD:PACKAGE...: installs the package of every command that is
@@ -38,4 +38,19 @@ install_packages() {
 	echo "installing Debian packages: $*" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# go_tool PACKAGE@VERSION: prints the path of the program built from
+# PACKAGE at VERSION, building it once (go install, from the Go module
+# proxy) into ${FIBER_CACHE_DIR:-/var/cache/fiber-service}/bin/NAME-VERSION.
+go_tool() {
+	local name="${1%@*}" version="${1##*@}" dir
+	name="${name##*/}"
+	dir="${FIBER_CACHE_DIR:-/var/cache/fiber-service}/bin/$name-$version"
+	if [[ ! -x "$dir/$name" ]]; then
+		echo "installing $name $version into $dir" >&2
+		mkdir -p "$dir"
+		GOBIN="$dir" go install "$1" >&2
+	fi
+	echo "$dir/$name"
 }

@@ -244,9 +244,10 @@ type ConnThroughput struct {
 	Rounds            int     `json:"rounds"`
 }
 
-// StartupRun is the startup helper's output for one server.
+// StartupRun is the startup measurement of one server: scripts/bench/startup
+// prints it without Server, which scripts/bench/run adds.
 type StartupRun struct {
-	Server     string    `json:"server"`
+	Server     string    `json:"server,omitempty"`
 	Runs       int       `json:"runs"`
 	StartupMS  []float64 `json:"startup_ms"`
 	MedianMS   float64   `json:"median_ms"`

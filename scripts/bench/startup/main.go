@@ -32,18 +32,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/example/fiber-service/scripts/bench/results"
 	"golang.org/x/sys/unix"
 )
-
-type result struct {
-	Runs        int       `json:"runs"`
-	StartupMS   []float64 `json:"startup_ms"`
-	MedianMS    float64   `json:"median_ms"`
-	MinMS       float64   `json:"min_ms"`
-	MaxMS       float64   `json:"max_ms"`
-	IdleRSSKiB  []int64   `json:"idle_rss_kib"`
-	MedianRSSKB int64     `json:"median_idle_rss_kib"`
-}
 
 func main() {
 	n := flag.Int("n", 20, "number of starts")
@@ -61,7 +52,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	res := result{Runs: *n}
+	res := results.StartupRun{Runs: *n}
 	for i := 0; i < *n; i++ {
 		d, rss, err := once(flag.Args(), *port, *path, *cpu, *idle, *timeout)
 		if err != nil {
@@ -77,7 +68,7 @@ func main() {
 	res.MedianMS = medianF(s)
 	r := slices.Clone(res.IdleRSSKiB)
 	slices.Sort(r)
-	res.MedianRSSKB = r[len(r)/2]
+	res.MedianIdle = r[len(r)/2]
 	enc := json.NewEncoder(os.Stdout)
 	if err := enc.Encode(res); err != nil {
 		os.Exit(1)
