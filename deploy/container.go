@@ -54,61 +54,6 @@ type HTTPProbe struct {
 	SuccessThreshold, FailureThreshold int
 }
 
-// ECSContainer reads the shipped ECS task definition for arch (amd64 or
-// arm64), with ECS's defaults filled in.
-func ECSContainer(arch string) (Container, error) {
-	td, err := LoadECSTaskDefinition(arch)
-	if err != nil {
-		return Container{}, err
-	}
-	if len(td.ContainerDefinitions) != 1 {
-		return Container{}, fmt.Errorf("%s: want one container", ECSTaskDefinitionFile(arch))
-	}
-	c := td.ContainerDefinitions[0]
-	out := Container{
-		Source:                 ECSTaskDefinitionFile(arch),
-		Image:                  c.Image,
-		Env:                    c.Environment,
-		User:                   c.User,
-		ReadOnlyRootFilesystem: c.ReadonlyRootFilesystem,
-		CapDrop:                c.LinuxParameters.Capabilities.Drop,
-		CapAdd:                 c.LinuxParameters.Capabilities.Add,
-		StopTimeout:            seconds(c.StopTimeout, 30),
-	}
-	for _, m := range c.PortMappings {
-		switch m.Name {
-		case "http":
-			out.Port = m.ContainerPort
-		case "metrics":
-			out.MetricsPort = m.ContainerPort
-		}
-	}
-	for _, u := range c.Ulimits {
-		if u.Name == "nofile" {
-			out.NofileSoft, out.NofileHard = u.SoftLimit, u.HardLimit
-		}
-	}
-	if h := c.HealthCheck; h != nil {
-		cmd := h.Command
-		if len(cmd) > 0 && cmd[0] == "CMD" {
-			cmd = cmd[1:]
-		} else {
-			return Container{}, fmt.Errorf("%s: healthCheck.command is not exec form [\"CMD\", ...]", out.Source)
-		}
-		out.HealthCheck = &HealthCheck{
-			Command:     cmd,
-			Interval:    seconds(h.Interval, 30),
-			Timeout:     seconds(h.Timeout, 5),
-			StartPeriod: seconds(h.StartPeriod, 0),
-			Retries:     h.Retries,
-		}
-		if out.HealthCheck.Retries == 0 {
-			out.HealthCheck.Retries = 3
-		}
-	}
-	return out, nil
-}
-
 // KubernetesContainer builds a kustomization (one of Kustomizations) and
 // reads its Deployment's container, with Kubernetes' defaults filled in.
 func KubernetesContainer(kustomization string) (Container, error) {

@@ -74,7 +74,11 @@ func TestDeployECS(t *testing.T) {
 			if arch != hostArch() {
 				emulateArm64(t)
 			}
-			c, err := deploy.ECSContainer(arch)
+			params, err := deploy.ReadmeStackParameters(env.root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := deploy.ECSContainer(arch, params)
 			if err != nil {
 				t.Fatal(err)
 			}
