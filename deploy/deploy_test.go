@@ -112,14 +112,14 @@ func validateAWS(t *testing.T, s Stack) []Problem {
 	if err := os.WriteFile(file, resources, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(py, "validate_aws_request.py", file)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	lines := strings.FieldsFunc(string(out), func(r rune) bool { return r == '\n' })
-	var exit *exec.ExitError
-	if !(err == nil && len(lines) == 0) && !(errors.As(err, &exit) && exit.ExitCode() == 1 && len(lines) > 0) {
-		t.Fatalf("validate_aws_request.py: %v (stdout %q, stderr %q)", err, out, stderr.String())
+	script, err := os.ReadFile("validate_aws_request.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runTool(t, exec.Command(py, "validate_aws_request.py", file), nil, resources, script)
+	lines := strings.FieldsFunc(string(r.Stdout), func(r rune) bool { return r == '\n' })
+	if !(r.Code == 0 && len(lines) == 0) && !(r.Code == 1 && len(lines) > 0) {
+		t.Fatalf("validate_aws_request.py: exit %d (stdout %q, stderr %q)", r.Code, r.Stdout, r.Stderr)
 	}
 	var ps []Problem
 	for _, l := range lines {
@@ -142,6 +142,7 @@ func cfnLint(t *testing.T, rule string, template []byte, params map[string]strin
 		t.Fatal(err)
 	}
 	args := []string{"--format", "parseable"}
+	var paramFile []byte
 	if params != nil {
 		// The CloudFormation CLI's parameter file; list parameters as
 		// lists, as CloudFormation splits them.
@@ -157,16 +158,17 @@ func cfnLint(t *testing.T, rule string, template []byte, params map[string]strin
 			}
 			list = append(list, map[string]any{"ParameterKey": k, "ParameterValue": v})
 		}
-		b, _ := json.Marshal(list)
-		if err := os.WriteFile(filepath.Join(dir, "parameters.json"), b, 0o644); err != nil {
+		paramFile, _ = json.Marshal(list)
+		if err := os.WriteFile(filepath.Join(dir, "parameters.json"), paramFile, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		args = append(args, "--parameter-files", filepath.Join(dir, "parameters.json"))
 	}
-	out, err := exec.Command(bin, append(args, "--", file)...).Output()
-	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode()&^(2|4|8) == 0 && len(out) > 0) {
-		t.Fatalf("cfn-lint: %v\n%s", err, out)
+	r := runTool(t, exec.Command(bin, append(args, "--", file)...), nil, template, paramFile)
+	out := r.Stdout
+	// The exit code is a bit mask: 2 errors, 4 warnings, 8 informational.
+	if r.Code != 0 && (r.Code&^(2|4|8) != 0 || len(out) == 0) {
+		t.Fatalf("cfn-lint: exit %d\n%s%s", r.Code, out, r.Stderr)
 	}
 	// FILE:LINE:COL:ENDLINE:ENDCOL:RULE:MESSAGE
 	var ps []Problem
@@ -225,12 +227,10 @@ func kubeScore(t *testing.T, manifests []byte) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "score", "--output-format", "json", "--kubernetes-version", "v1.30", "-")
-	cmd.Stdin = bytes.NewReader(manifests)
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
-		t.Fatalf("kube-score: %v\n%s", err, out)
+	r := runTool(t, exec.Command(bin, "score", "--output-format", "json", "--kubernetes-version", "v1.30", "-"), manifests)
+	out := r.Stdout
+	if r.Code != 0 && r.Code != 1 {
+		t.Fatalf("kube-score: exit %d\n%s%s", r.Code, out, r.Stderr)
 	}
 	var objects []struct {
 		ObjectName string `json:"object_name"`
@@ -325,7 +325,8 @@ func TestREADMEAWSCommands(t *testing.T) {
 			cmd := exec.Command(c[0], append(c[1:], "--endpoint-url", "http://127.0.0.1:9")...)
 			cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x", "AWS_MAX_ATTEMPTS=1",
 				"AWS_RETRY_MODE=standard", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
-			out, _ := cmd.CombinedOutput()
+			r := runTool(t, cmd, nil)
+			out := append(r.Stdout, r.Stderr...)
 			if !strings.Contains(string(out), "Could not connect to the endpoint URL") {
 				t.Errorf("%s: the CLI refused it before connecting:\n%s", strings.Join(c, " "), out)
 			}
