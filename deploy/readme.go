@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"errors"
 	"maps"
 	"os"
@@ -114,7 +115,7 @@ func CheckDeployCommand(readme string, t Template) (map[string]string, []error) 
 	}
 	for name, want := range map[string]string{"--template-file": "deploy/" + ECSStackFile, "--capabilities": "CAPABILITY_IAM", "--stack-name": "", "--region": ""} {
 		if got := flags[name]; len(got) != 1 || (want != "" && got[0] != want) {
-			errs.add(ruleDeployCommand, "README.md aws cloudformation deploy "+name, "%q, want %s", got, cmp(want, "one value"))
+			errs.add(ruleDeployCommand, "README.md aws cloudformation deploy "+name, "%q, want %s", got, cmp.Or(want, "one value"))
 		}
 	}
 	params := map[string]string{}
@@ -133,13 +134,6 @@ func CheckDeployCommand(readme string, t Template) (map[string]string, []error) 
 		}
 	}
 	return params, errs
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // ReadmeStackParameters are the --parameter-overrides of the README's

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 // brokenCase breaks one rule in a copy of a shipped file, edited in memory.
 type brokenCase struct {
 	rule     string            // the rule it breaks
-	file     string            // relative to deploy/; "../README.md" for the README
+	file     string            // relative to deploy/; "README.md" is the repository's
 	old, new string            // the edit: old occurs once in the file (none with old "")
 	params   map[string]string // ECS: parameter values over the README's
 	field    string            // what the refusal must name (in its field or message)
@@ -80,8 +81,8 @@ var brokenCases = []brokenCase{
 	{rule: "ecs.output-url", file: stack, old: "!Sub http://${LoadBalancer.DNSName}", new: "!Sub http://${LoadBalancer.CanonicalHostedZoneID}", field: "Outputs.URL"},
 
 	// The README's deploy command.
-	{rule: "ecs.readme-deploy-command", file: "../README.md", old: "--capabilities CAPABILITY_IAM", new: "--capabilities CAPABILITY_NAMED_IAM", field: "--capabilities"},
-	{rule: "ecs.parameter-overrides", file: "../README.md", old: "MetricsCidr=10.0.0.0/16", new: "MetricCidr=10.0.0.0/16", field: "--parameter-overrides MetricCidr"},
+	{rule: "ecs.readme-deploy-command", file: "README.md", old: "--capabilities CAPABILITY_IAM", new: "--capabilities CAPABILITY_NAMED_IAM", field: "--capabilities"},
+	{rule: "ecs.parameter-overrides", file: "README.md", old: "MetricsCidr=10.0.0.0/16", new: "MetricCidr=10.0.0.0/16", field: "--parameter-overrides MetricCidr"},
 
 	// cfn-lint: the template, and the README's parameter values.
 	{rule: "cfn-lint", file: stack, old: "ReadonlyRootFilesystem: true", new: "ReadOnlyRootFilesystem: true", field: "'ReadOnlyRootFilesystem' was unexpected"},
@@ -224,7 +225,7 @@ func (bc brokenCase) refusals(t *testing.T, svc Service) []Problem {
 	params := maps.Clone(exampleParameters(t))
 	maps.Copy(params, bc.params)
 	switch {
-	case bc.file == "../README.md":
+	case bc.file == "README.md":
 		_, errs := CheckDeployCommand(string(src), shippedTemplate(t))
 		return asProblems(t, errs)
 	case bc.rule == "cfn-lint":
@@ -270,8 +271,8 @@ func (bc brokenCase) refusals(t *testing.T, svc Service) []Problem {
 func (bc brokenCase) edited(t *testing.T) []byte {
 	var src []byte
 	var err error
-	if bc.file == "../README.md" {
-		src, err = os.ReadFile(bc.file)
+	if bc.file == "README.md" {
+		src, err = os.ReadFile(filepath.Join(repoRoot, bc.file))
 	} else {
 		src, err = files.ReadFile(bc.file)
 	}
