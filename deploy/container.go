@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -23,7 +24,7 @@ type Container struct {
 	Port                   int   // the service's port in the container
 	MetricsPort            int   // the metrics listener's port; 0: none
 	NofileSoft, NofileHard int   // 0: the runtime's default
-	MemoryLimit            int64 // bytes; 0: none for the container alone
+	MemoryLimit            int64 // bytes (ECS: the task's memory); 0: none
 
 	// ECS: the task definition's container health check (the image's
 	// HEALTHCHECK does not count on ECS) and how long ECS waits after
@@ -61,13 +62,19 @@ func KubernetesContainer(kustomization string) (Container, error) {
 	if err != nil {
 		return Container{}, err
 	}
-	pod := objs.Deployment.Spec.Template.Spec
+	return deploymentContainer(kustomization, objs.Deployment)
+}
+
+// deploymentContainer reads a Deployment's container (source names where
+// it came from).
+func deploymentContainer(source string, d *appsv1.Deployment) (Container, error) {
+	pod := d.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
-		return Container{}, fmt.Errorf("%s: want one container", kustomization)
+		return Container{}, fmt.Errorf("%s: want one container", source)
 	}
 	c := pod.Containers[0]
 	out := Container{
-		Source:                 kustomization,
+		Source:                 source,
 		Image:                  c.Image,
 		PreStopSleep:           PreStopSleep(c),
 		TerminationGracePeriod: 30 * time.Second,
@@ -166,7 +173,9 @@ func (c Container) DockerRunArgs() []string {
 		args = append(args, "--ulimit", fmt.Sprintf("nofile=%d:%d", c.NofileSoft, c.NofileHard))
 	}
 	if c.MemoryLimit > 0 {
-		args = append(args, "--memory", strconv.FormatInt(c.MemoryLimit, 10))
+		// No swap on top: Fargate has none, and the kubelet runs without.
+		limit := strconv.FormatInt(c.MemoryLimit, 10)
+		args = append(args, "--memory", limit, "--memory-swap", limit)
 	}
 	if h := c.HealthCheck; h != nil {
 		args = append(args,

@@ -12,10 +12,14 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
 )
 
 // repoRoot is the repository's top folder: deploy/'s parent, unless
@@ -516,5 +520,63 @@ func TestAWSCommands(t *testing.T) {
 	_, errs := CheckDeployCommand("## Deploy\n```sh\naws cloudformation\n```\n", shippedTemplate(t))
 	if len(errs) != 1 {
 		t.Errorf("CheckDeployCommand of a README without the deploy command: %v", errs)
+	}
+}
+
+// What a platform does with a setting left out is what the runners get.
+func TestContainerDefaults(t *testing.T) {
+	obj, err := DecodeStrict([]byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x}
+spec:
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers:
+        - name: server
+          image: x
+          ports: [{name: http, containerPort: 8080}]
+          readinessProbe: {httpGet: {path: /readyz, port: http}}
+          livenessProbe: {httpGet: {path: /livez, port: 8080}, periodSeconds: 3, timeoutSeconds: 2, successThreshold: 1, failureThreshold: 5}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := deploymentContainer("x", obj.(*appsv1.Deployment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TerminationGracePeriod != 30*time.Second || c.StartupProbe != nil || c.User != "" || c.NoNewPrivileges || c.MemoryLimit != 0 {
+		t.Errorf("Kubernetes defaults: %+v", c)
+	}
+	if p := c.ReadinessProbe; *p != (HTTPProbe{"/readyz", 8080, 0, 10 * time.Second, time.Second, 1, 3}) {
+		t.Errorf("readiness probe with Kubernetes' defaults: %+v", p)
+	}
+	if p := c.LivenessProbe; *p != (HTTPProbe{"/livez", 8080, 0, 3 * time.Second, 2 * time.Second, 1, 5}) {
+		t.Errorf("liveness probe as set: %+v", p)
+	}
+	d := obj.(*appsv1.Deployment)
+	grace := int64(45)
+	d.Spec.Template.Spec.TerminationGracePeriodSeconds = &grace
+	if c, _ := deploymentContainer("x", d); c.TerminationGracePeriod != 45*time.Second {
+		t.Errorf("terminationGracePeriodSeconds 45: %s", c.TerminationGracePeriod)
+	}
+
+	src, err := files.ReadFile(ECSStackFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for old, new := range map[string]string{"          StopTimeout: 30\n": "", "            Interval: 10\n": "", "            Timeout: 5\n": "",
+		"            Retries: 3\n": "", "            StartPeriod: 5\n": ""} {
+		src = []byte(strings.Replace(string(src), old, new, 1))
+	}
+	s, err := ECSStackOf(src, exampleParameters(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := taskContainer(s); err != nil || c.StopTimeout != 30*time.Second ||
+		!reflect.DeepEqual(*c.HealthCheck, HealthCheck{[]string{"/usr/local/bin/server", "healthcheck"}, 30 * time.Second, 5 * time.Second, 0, 3}) {
+		t.Errorf("ECS defaults: %+v %+v %v", c, c.HealthCheck, err)
 	}
 }

@@ -221,6 +221,11 @@ func ECSContainer(arch string, params map[string]string) (Container, error) {
 	if err != nil {
 		return Container{}, err
 	}
+	return taskContainer(s)
+}
+
+// taskContainer reads the container of the stack's task definition.
+func taskContainer(s Stack) (Container, error) {
 	ids := s.OfType("AWS::ECS::TaskDefinition")
 	if len(ids) != 1 {
 		return Container{}, fmt.Errorf("%s: want one task definition", ECSStackFile)
