@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -195,16 +196,16 @@ func TestEveryRuleIsBrokenOnce(t *testing.T) {
 			if !slices.ContainsFunc(problems, func(p Problem) bool {
 				return p.Rule == bc.rule && strings.Contains(p.Field+": "+p.Msg, bc.field)
 			}) {
-				t.Errorf("%s %q -> %q: no problem of rule %s naming %q; got:\n%s", bc.file, bc.old, bc.new, bc.rule, bc.field, lines(problems))
+				t.Errorf("%s %q -> %q: no problem of rule %s naming %q; got:\n%s", bc.file, short(bc.old), short(bc.new), bc.rule, bc.field, lines(problems))
 			}
 			for _, p := range problems {
 				if p.Rule != bc.rule && !slices.Contains(bc.also, p.Rule) {
-					t.Errorf("%s %q -> %q: also broke %v", bc.file, bc.old, bc.new, p)
+					t.Errorf("%s %q -> %q: also broke %v", bc.file, short(bc.old), short(bc.new), p)
 				}
 			}
 			for _, also := range bc.also {
 				if !slices.ContainsFunc(problems, func(p Problem) bool { return p.Rule == also }) {
-					t.Errorf("%s %q -> %q: listed as breaking %s, which did not fire", bc.file, bc.old, bc.new, also)
+					t.Errorf("%s %q -> %q: listed as breaking %s, which did not fire", bc.file, short(bc.old), short(bc.new), also)
 				}
 			}
 		})
@@ -299,4 +300,84 @@ func asProblems(t *testing.T, errs []error) []Problem {
 		ps = append(ps, p)
 	}
 	return ps
+}
+
+// TestRuleBoundaries: each numeric rule refuses its bound and takes the
+// value just inside it (the shipped files sit away from the bounds).
+func TestRuleBoundaries(t *testing.T) {
+	t.Parallel()
+	svc := loadService(t)
+	need, _, err := svc.MemoryNeeded(svc.Defaults)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type bound struct {
+		brokenCase
+		refused bool
+	}
+	var cases []bound
+	edit := func(rule, file, old string, refused bool, new string) {
+		cases = append(cases, bound{brokenCase{rule: rule, file: file, old: old, new: new}, refused})
+	}
+	// SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT = 22 s; Fargate's most, 120.
+	edit("ecs.stop-timeout", stack, "StopTimeout: 30", true, "StopTimeout: 22")
+	edit("ecs.stop-timeout", stack, "StopTimeout: 30", false, "StopTimeout: 23")
+	edit("ecs.stop-timeout", stack, "StopTimeout: 30", false, "StopTimeout: 120")
+	edit("ecs.stop-timeout", stack, "StopTimeout: 30", true, "StopTimeout: 121")
+	edit("ecs.nofile", stack, "SoftLimit: 16384", true, "SoftLimit: 4096")
+	edit("ecs.nofile", stack, "SoftLimit: 16384", false, "SoftLimit: 4097")
+	// READ_TIMEOUT + WRITE_TIMEOUT = 20 s; IDLE_TIMEOUT 75 s.
+	edit("ecs.deregistration-delay", stack, `Value: "30"`, true, `Value: "20"`)
+	edit("ecs.deregistration-delay", stack, `Value: "30"`, false, `Value: "21"`)
+	edit("ecs.idle-timeout", stack, `Value: "60"`, true, `Value: "75"`)
+	edit("ecs.idle-timeout", stack, `Value: "60"`, false, `Value: "74"`)
+	edit("ecs.idle-timeout", stack, `Value: "60"`, true, `Value: "0"`)
+	edit("ecs.health-check-timeout", stack, "HealthCheckTimeoutSeconds: 5", true, "HealthCheckTimeoutSeconds: 10")
+	edit("ecs.health-check-timeout", stack, "HealthCheckTimeoutSeconds: 5", false, "HealthCheckTimeoutSeconds: 9")
+	// The ALB's time to healthy: 2 × 10 s + 5 s; the container's start period 5 s.
+	edit("ecs.grace-period", stack, "HealthCheckGracePeriodSeconds: 30", false, "HealthCheckGracePeriodSeconds: 25")
+	edit("ecs.grace-period", stack, "HealthCheckGracePeriodSeconds: 30", true, "HealthCheckGracePeriodSeconds: 24")
+	edit("ecs.grace-period", stack, "            StartPeriod: 5\n", true, "            StartPeriod: 40\n")
+	edit("ecs.stack-size", stack, "\nOutputs:\n", false, "\n#"+strings.Repeat("x", stackMaxBytes-len(mustRead(t, stack))-2)+"\nOutputs:\n")
+	edit("ecs.stack-size", stack, "\nOutputs:\n", true, "\n#"+strings.Repeat("x", stackMaxBytes-len(mustRead(t, stack))-1)+"\nOutputs:\n")
+	edit("ecs.memory", stack, `Memory: "512"`, false, fmt.Sprintf(`Memory: "%d"`, int(need)+1))
+	edit("ecs.memory", stack, `Memory: "512"`, true, fmt.Sprintf(`Memory: "%d"`, int(need)))
+	// preStop 5 s + SHUTDOWN_DELAY + SHUTDOWN_TIMEOUT = 27 s.
+	edit("k8s.grace-period", deployment, "terminationGracePeriodSeconds: 30", true, "terminationGracePeriodSeconds: 27")
+	edit("k8s.grace-period", deployment, "terminationGracePeriodSeconds: 30", false, "terminationGracePeriodSeconds: 28")
+	edit("k8s.readiness-threshold", deployment, "            timeoutSeconds: 1\n            failureThreshold: 3\n", false, "            timeoutSeconds: 1\n            failureThreshold: 2\n")
+	edit("k8s.memory-limit", deployment, "memory: 64Mi", false, fmt.Sprintf("memory: %dMi", int(need)+1))
+	edit("k8s.memory-limit", deployment, "memory: 64Mi", true, fmt.Sprintf("memory: %dMi", int(need)))
+	edit("k8s.memory-limit", deployment, "memory: 40Mi", true, "memory: 100Mi")
+	edit("k8s.memory-request", deployment, "memory: 40Mi", true, fmt.Sprintf("memory: %dKi", int(2*svc.PeakRSSMiB*1024)-1))
+	edit("k8s.memory-request", deployment, "memory: 40Mi", false, fmt.Sprintf("memory: %dKi", int(2*svc.PeakRSSMiB*1024)+1))
+	edit("k8s.ephemeral-storage", deployment, "ephemeral-storage: 128Mi", true, "ephemeral-storage: 50Mi")
+	edit("k8s.ephemeral-storage", deployment, "ephemeral-storage: 128Mi", true, "ephemeral-storage: 60Mi")
+	edit("k8s.ephemeral-storage", deployment, "ephemeral-storage: 64Mi", false, "ephemeral-storage: 51Mi")
+	edit("k8s.pdb-max-unavailable", "k8s/base/horizontalpodautoscaler.yaml", "minReplicas: 2", true, "minReplicas: 1")
+	for _, bc := range cases {
+		t.Run(bc.rule+" "+short(strings.TrimSpace(bc.new)), func(t *testing.T) {
+			t.Parallel()
+			problems := bc.refusals(t, svc)
+			if got := slices.ContainsFunc(problems, func(p Problem) bool { return p.Rule == bc.rule }); got != bc.refused {
+				t.Errorf("%s %q -> %q: refused by %s %t, want %t:\n%s", bc.file, short(bc.old), short(bc.new), bc.rule, got, bc.refused, lines(problems))
+			}
+		})
+	}
+}
+
+// short is s cut to 60 bytes, for messages and names.
+func short(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "…"
+	}
+	return s
+}
+
+func mustRead(t *testing.T, file string) []byte {
+	b, err := files.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
