@@ -74,7 +74,7 @@ var brokenCases = []brokenCase{
 	{rule: "ecs.https", file: stack, old: `Port: "443"`, new: `Port: "8443"`, params: map[string]string{"CertificateArn": exampleCertificate}, field: "Listener"},
 	{rule: "ecs.service-depends-on-listener", file: stack, old: "    DependsOn: ListenerReady\n", new: "", field: "Resources.Service.DependsOn"},
 	{rule: "ecs.task-ingress", file: stack, old: "          SourceSecurityGroupId: !GetAtt LoadBalancerSecurityGroup.GroupId\n", new: "          CidrIp: 0.0.0.0/0\n",
-		field: "TaskSecurityGroup SecurityGroupIngress", also: []string{"ecs.task-ingress-from-alb"}},
+		field: "TaskSecurityGroup SecurityGroupIngress: tcp 8080-8080 from 0.0.0.0/0", also: []string{"ecs.task-ingress-from-alb"}},
 	{rule: "ecs.task-ingress-from-alb", file: stack, old: "        - Description: the service port, from the ALB only\n          IpProtocol: tcp\n          FromPort: 8080\n          ToPort: 8080\n          SourceSecurityGroupId: !GetAtt LoadBalancerSecurityGroup.GroupId\n", new: "", field: "AwsvpcConfiguration.SecurityGroups"},
 	{rule: "ecs.alb-ingress", file: stack, old: "FromPort: 80\n          ToPort: 80\n", new: "FromPort: 80\n          ToPort: 8080\n", field: "LoadBalancerSecurityGroup SecurityGroupIngress"},
 	{rule: "ecs.grace-period", file: stack, old: "HealthCheckGracePeriodSeconds: 30", new: "HealthCheckGracePeriodSeconds: 10", field: "HealthCheckGracePeriodSeconds"},
