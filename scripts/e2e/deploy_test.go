@@ -436,7 +436,9 @@ func TestDeployKubernetesMaxConns(t *testing.T) {
 		}
 	}()
 	if err != nil {
-		t.Fatalf("%d of MAX_CONNS=%d connections: %v\n%s", len(conns), cfg.MaxConns, err, dockerNetReport(name))
+		state, _ := runEnv(env.dockerEnv, "docker", "inspect", "--format", "{{.State.Status}} exit={{.State.ExitCode}} oom-killed={{.State.OOMKilled}}", name)
+		t.Fatalf("%d of MAX_CONNS=%d connections under the %s limit: %v; container %s\n%s",
+			len(conns), cfg.MaxConns, resourceString(c.MemoryLimit), err, state, tail(dockerLogs(t, name), 3))
 	}
 	held := time.Since(start)
 	memory := func(file string) int64 {
