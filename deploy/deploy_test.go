@@ -458,9 +458,20 @@ func TestContainersForRunners(t *testing.T) {
 		}
 		cs = append(cs, c)
 	}
-	for _, c := range cs {
+	for i, c := range cs {
 		args := strings.Join(c.DockerRunArgs(), " ")
-		for _, want := range []string{"--user " + svc.User, "--read-only", "--cap-drop ALL", "--env SHUTDOWN_TIMEOUT=", "--stop-timeout ", "--memory "} {
+		// ECS: StopTimeout, the task's memory, nofile; Kubernetes: the grace
+		// period less the preStop sleep, the limit, the runtime's nofile.
+		want := []string{"--user " + svc.User, "--read-only", "--cap-drop ALL", "--env SHUTDOWN_TIMEOUT=20s"}
+		if i < len(svc.Arches()) {
+			want = append(want, "--stop-timeout 30", "--memory 536870912 --memory-swap 536870912", "--ulimit nofile=16384:16384")
+		} else {
+			want = append(want, "--stop-timeout 25", "--memory 67108864 --memory-swap 67108864", "--security-opt no-new-privileges")
+			if strings.Contains(args, "--ulimit") {
+				t.Errorf("%s: docker run %s sets a ulimit the Deployment does not", c.Source, args)
+			}
+		}
+		for _, want := range want {
 			if !strings.Contains(args, want) {
 				t.Errorf("%s: docker run %s lacks %q", c.Source, args, want)
 			}
@@ -472,7 +483,7 @@ func TestContainersForRunners(t *testing.T) {
 }
 
 func TestRSSAt(t *testing.T) {
-	svc := Service{ConnRSS: []ConnRSS{{true, 0, 10}, {true, 1000, 20}, {true, 3000, 30}, {false, 0, 10}, {false, 1000, 40}}}
+	svc := Service{ConnRSS: []ConnRSS{{true, 3000, 30}, {false, 1000, 40}, {true, 0, 10}, {true, 1000, 20}, {false, 0, 10}}}
 	for _, tc := range []struct {
 		conns  int
 		reduce bool
@@ -550,6 +561,9 @@ spec:
 	if c.TerminationGracePeriod != 30*time.Second || c.StartupProbe != nil || c.User != "" || c.NoNewPrivileges || c.MemoryLimit != 0 {
 		t.Errorf("Kubernetes defaults: %+v", c)
 	}
+	if args := strings.Join(c.DockerRunArgs(), " "); args != "--user  --stop-timeout 30" {
+		t.Errorf("docker run for a container that sets nothing: %q", args)
+	}
 	if p := c.ReadinessProbe; *p != (HTTPProbe{"/readyz", 8080, 0, 10 * time.Second, time.Second, 1, 3}) {
 		t.Errorf("readiness probe with Kubernetes' defaults: %+v", p)
 	}
@@ -578,5 +592,27 @@ spec:
 	if c, err := taskContainer(s); err != nil || c.StopTimeout != 30*time.Second ||
 		!reflect.DeepEqual(*c.HealthCheck, HealthCheck{[]string{"/usr/local/bin/server", "healthcheck"}, 30 * time.Second, 5 * time.Second, 0, 3}) {
 		t.Errorf("ECS defaults: %+v %+v %v", c, c.HealthCheck, err)
+	}
+}
+
+func TestMeasuredRSS(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ json, want string }{
+		{`{"service":{"data":{"memory":[{"server":"b","peak_rss_mib":9},{"server":"a","peak_rss_mib":16.9}]}}}`, "16.9"},
+		{`{"service":{"data":{"memory":[{"server":"a","peak_rss_mib":0},{"server":"b","peak_rss_mib":9}]}}}`, "no peak RSS for the service as shipped"},
+		{`{"service":{"data":{"memory":[]}}}`, "no peak RSS for the service as shipped"},
+		{`{`, "unexpected end of JSON input"},
+	} {
+		file := filepath.Join(dir, "bench-results.json")
+		os.WriteFile(file, []byte(tc.json), 0o644)
+		got, err := measuredPeakRSS(file)
+		if fmt.Sprint(got) != tc.want && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("measuredPeakRSS(%s) = %v %v, want %s", tc.json, got, err, tc.want)
+		}
+	}
+	file := filepath.Join(dir, "conns.json")
+	os.WriteFile(file, []byte(`{"connections":{"data":{"rss":[]}}}`), 0o644)
+	if _, err := measuredConnRSS(file); err == nil || !strings.Contains(err.Error(), "no connections.data.rss") {
+		t.Errorf("measuredConnRSS without measurements: %v", err)
 	}
 }

@@ -354,6 +354,17 @@ func TestRuleBoundaries(t *testing.T) {
 	edit("k8s.ephemeral-storage", deployment, "ephemeral-storage: 128Mi", true, "ephemeral-storage: 50Mi")
 	edit("k8s.ephemeral-storage", deployment, "ephemeral-storage: 128Mi", true, "ephemeral-storage: 60Mi")
 	edit("k8s.ephemeral-storage", deployment, "ephemeral-storage: 64Mi", false, "ephemeral-storage: 51Mi")
+	// The limit at the request, and at the kubelet's 50 MiB of log.
+	ephemeral := "              ephemeral-storage: 64Mi\n            limits:\n              memory: 64Mi\n              ephemeral-storage: 128Mi\n"
+	edit("k8s.ephemeral-storage", deployment, ephemeral, false, "              ephemeral-storage: 64Mi\n            limits:\n              memory: 64Mi\n              ephemeral-storage: 64Mi\n")
+	edit("k8s.ephemeral-storage", deployment, ephemeral, true, "              ephemeral-storage: 32Mi\n            limits:\n              memory: 64Mi\n              ephemeral-storage: 50Mi\n")
+	edit("k8s.ephemeral-storage", deployment, ephemeral, false, "              ephemeral-storage: 32Mi\n            limits:\n              memory: 64Mi\n              ephemeral-storage: 51Mi\n")
+	// Twice the peak RSS after load, to the byte.
+	twice := int64(2 * svc.PeakRSSMiB * (1 << 20))
+	edit("k8s.memory-request", deployment, "memory: 40Mi", false, fmt.Sprintf("memory: \"%d\"", twice))
+	edit("k8s.memory-request", deployment, "memory: 40Mi", true, fmt.Sprintf("memory: \"%d\"", twice-1))
+	edit("k8s.service-target-port", "k8s/base/service.yaml", "targetPort: http", true, "targetPort: 9999")
+	edit("k8s.service-target-port", "k8s/base/service.yaml", "targetPort: http", false, "targetPort: 8080")
 	edit("k8s.pdb-max-unavailable", "k8s/base/horizontalpodautoscaler.yaml", "minReplicas: 2", true, "minReplicas: 1")
 	for _, bc := range cases {
 		t.Run(bc.rule+" "+short(strings.TrimSpace(bc.new)), func(t *testing.T) {

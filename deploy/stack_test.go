@@ -41,6 +41,9 @@ Resources:
   Other:
     Type: AWS::ECS::Service
     DependsOn: [Service]
+  Third:
+    Type: AWS::ECS::Service
+    Properties: {A: !Ref Group, B: !Sub "${Other}"}
 Outputs:
   URL: {Value: !Sub "http://${Group.DNSName}"}
   Only: {Condition: HasCert, Value: x}
@@ -63,13 +66,14 @@ func TestResolve(t *testing.T) {
 	if got := s.Resources["Group"].Properties; !reflect.DeepEqual(got, want) {
 		t.Errorf("Group.Properties:\n got %#v\nwant %#v", got, want)
 	}
-	if _, ok := s.Resources["Listener"]; ok || !reflect.DeepEqual(s.OfType("AWS::ECS::Service"), []string{"Other", "Service"}) {
+	if _, ok := s.Resources["Listener"]; ok || !reflect.DeepEqual(s.OfType("AWS::ECS::Service"), []string{"Other", "Service", "Third"}) {
 		t.Errorf("resources: %v", s.Resources)
 	}
 	if s.Outputs["URL"] != "http://${Group.DNSName}" || s.Outputs["Only"] != nil || !Refers(s.Resources["Handle"].Metadata["Forwarding"], "Group", "") {
 		t.Errorf("outputs %v, handle %v", s.Outputs, s.Resources["Handle"].Metadata)
 	}
-	if !s.DependsOn("Other", "Group") || !s.DependsOn("Service", "Group") || s.DependsOn("Group", "Service") || s.DependsOn("Service", "Other") {
+	if !s.DependsOn("Other", "Group") || !s.DependsOn("Service", "Group") || s.DependsOn("Group", "Service") || s.DependsOn("Service", "Other") ||
+		!s.DependsOn("Third", "Handle") {
 		t.Error("DependsOn: Other -> Service -> Handle -> Group, and not the other way")
 	}
 
@@ -96,6 +100,7 @@ func TestResolve(t *testing.T) {
 		{"Resources:\n  A: {Type: X, Properties: {P: !Ref B}}\n", nil, "Ref: B is no parameter or resource"},
 		{"Resources:\n  A: {Type: X, Properties: {P: !GetAtt B.Arn}}\n", nil, "Fn::GetAtt: no resource B"},
 		{"Resources:\n  A: {Type: X, Properties: {P: !Sub '${B.Arn}'}}\n", nil, "Fn::Sub: no resource B"},
+		{"Resources:\n  A: {Type: X, Properties: {P: !Sub 'x-${B}'}}\n", nil, "Ref: B is no parameter or resource"},
 		{"Resources:\n  A: {Type: X, Properties: {P: !Base64 x}}\n", nil, "Fn::Base64 is not an intrinsic function this reader evaluates"},
 		{"Resources:\n  A: {Type: X, DependsOn: B}\n", nil, "Resources.A.DependsOn: B is not a resource of the stack"},
 		{"Conditions:\n  C: !Equals [a, b]\nResources:\n  B: {Type: X, Condition: C}\n  A: {Type: X, Properties: {P: !Ref B}}\n", nil, "B is not created (condition C is false)"},
