@@ -178,11 +178,11 @@ const rotatedLogBytes = 5 * 10 << 20
 func DeploymentArches(d *appsv1.Deployment) ([]string, error) {
 	terms := requiredTerms(d)
 	if len(terms) != 1 || len(terms[0].MatchExpressions) == 0 {
-		return nil, fmt.Errorf("spec.template.spec.affinity.nodeAffinity: want one required term, kubernetes.io/arch its first expression")
+		return nil, fmt.Errorf("want one required term, kubernetes.io/arch its first expression")
 	}
 	e := terms[0].MatchExpressions[0]
 	if e.Key != corev1.LabelArchStable || e.Operator != corev1.NodeSelectorOpIn {
-		return nil, fmt.Errorf("spec.template.spec.affinity.nodeAffinity: want %s In [...] first, got %s %s", corev1.LabelArchStable, e.Key, e.Operator)
+		return nil, fmt.Errorf("want %s In [...] first, got %s %s", corev1.LabelArchStable, e.Key, e.Operator)
 	}
 	return e.Values, nil
 }
