@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -23,7 +24,7 @@ type Container struct {
 	Port                   int   // the service's port in the container
 	MetricsPort            int   // the metrics listener's port; 0: none
 	NofileSoft, NofileHard int   // 0: the runtime's default
-	MemoryLimit            int64 // bytes; 0: none for the container alone
+	MemoryLimit            int64 // bytes (ECS: the task's memory); 0: none
 
 	// ECS: the task definition's container health check (the image's
 	// HEALTHCHECK does not count on ECS) and how long ECS waits after
@@ -54,61 +55,6 @@ type HTTPProbe struct {
 	SuccessThreshold, FailureThreshold int
 }
 
-// ECSContainer reads the shipped ECS task definition for arch (amd64 or
-// arm64), with ECS's defaults filled in.
-func ECSContainer(arch string) (Container, error) {
-	td, err := LoadECSTaskDefinition(arch)
-	if err != nil {
-		return Container{}, err
-	}
-	if len(td.ContainerDefinitions) != 1 {
-		return Container{}, fmt.Errorf("%s: want one container", ECSTaskDefinitionFile(arch))
-	}
-	c := td.ContainerDefinitions[0]
-	out := Container{
-		Source:                 ECSTaskDefinitionFile(arch),
-		Image:                  c.Image,
-		Env:                    c.Environment,
-		User:                   c.User,
-		ReadOnlyRootFilesystem: c.ReadonlyRootFilesystem,
-		CapDrop:                c.LinuxParameters.Capabilities.Drop,
-		CapAdd:                 c.LinuxParameters.Capabilities.Add,
-		StopTimeout:            seconds(c.StopTimeout, 30),
-	}
-	for _, m := range c.PortMappings {
-		switch m.Name {
-		case "http":
-			out.Port = m.ContainerPort
-		case "metrics":
-			out.MetricsPort = m.ContainerPort
-		}
-	}
-	for _, u := range c.Ulimits {
-		if u.Name == "nofile" {
-			out.NofileSoft, out.NofileHard = u.SoftLimit, u.HardLimit
-		}
-	}
-	if h := c.HealthCheck; h != nil {
-		cmd := h.Command
-		if len(cmd) > 0 && cmd[0] == "CMD" {
-			cmd = cmd[1:]
-		} else {
-			return Container{}, fmt.Errorf("%s: healthCheck.command is not exec form [\"CMD\", ...]", out.Source)
-		}
-		out.HealthCheck = &HealthCheck{
-			Command:     cmd,
-			Interval:    seconds(h.Interval, 30),
-			Timeout:     seconds(h.Timeout, 5),
-			StartPeriod: seconds(h.StartPeriod, 0),
-			Retries:     h.Retries,
-		}
-		if out.HealthCheck.Retries == 0 {
-			out.HealthCheck.Retries = 3
-		}
-	}
-	return out, nil
-}
-
 // KubernetesContainer builds a kustomization (one of Kustomizations) and
 // reads its Deployment's container, with Kubernetes' defaults filled in.
 func KubernetesContainer(kustomization string) (Container, error) {
@@ -116,13 +62,19 @@ func KubernetesContainer(kustomization string) (Container, error) {
 	if err != nil {
 		return Container{}, err
 	}
-	pod := objs.Deployment.Spec.Template.Spec
+	return deploymentContainer(kustomization, objs.Deployment)
+}
+
+// deploymentContainer reads a Deployment's container (source names where
+// it came from).
+func deploymentContainer(source string, d *appsv1.Deployment) (Container, error) {
+	pod := d.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
-		return Container{}, fmt.Errorf("%s: want one container", kustomization)
+		return Container{}, fmt.Errorf("%s: want one container", source)
 	}
 	c := pod.Containers[0]
 	out := Container{
-		Source:                 kustomization,
+		Source:                 source,
 		Image:                  c.Image,
 		PreStopSleep:           PreStopSleep(c),
 		TerminationGracePeriod: 30 * time.Second,
@@ -221,7 +173,9 @@ func (c Container) DockerRunArgs() []string {
 		args = append(args, "--ulimit", fmt.Sprintf("nofile=%d:%d", c.NofileSoft, c.NofileHard))
 	}
 	if c.MemoryLimit > 0 {
-		args = append(args, "--memory", strconv.FormatInt(c.MemoryLimit, 10))
+		// No swap on top: Fargate has none, and the kubelet runs without.
+		limit := strconv.FormatInt(c.MemoryLimit, 10)
+		args = append(args, "--memory", limit, "--memory-swap", limit)
 	}
 	if h := c.HealthCheck; h != nil {
 		args = append(args,

@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""Checks AWS request files (the JSON given to `aws ... --cli-input-json`)
-against the AWS API models that ship with botocore, the library under the AWS
-CLI, plus the limits that AWS documents but the models do not hold.
+"""Checks the ECS and ELB resources of a CloudFormation stack against the AWS
+API models that ship with botocore (the library under the AWS CLI), plus the
+limits that AWS documents but the models do not hold.
 
-Usage: validate_aws_request.py SERVICE.OPERATION FILE...
-  e.g. validate_aws_request.py ecs.RegisterTaskDefinition deploy/ecs/task-definition-arm64.json
+Usage: validate_aws_request.py RESOURCES.json
+       validate_aws_request.py --rules
 
-Prints one line per problem, each naming the file and the field, and exits 1
-if there was any; exits 0 silently otherwise. Needs botocore (Debian:
-python3-botocore).
+RESOURCES.json holds a stack's resources with every parameter and intrinsic
+function already resolved, as deploy/'s Go checks write them:
+{"LogicalId": {"Type": "AWS::ECS::TaskDefinition", "Properties": {...}}, ...}.
+Each resource becomes the API request CloudFormation makes for it
+(AWS::ECS::TaskDefinition is ecs.RegisterTaskDefinition; its properties are
+the request's members with the first letter in upper case), and that request
+is validated. --rules lists the rules, one ID a line.
+
+Prints one line per problem, naming the resource, the field and the rule, and
+exits 1 if there was any; exits 0 silently otherwise. Needs botocore
+(Debian: python3-botocore).
 """
 
 import json
@@ -17,6 +25,62 @@ import sys
 
 import botocore.session
 from botocore.validate import ParamValidator
+
+RULES = {
+    "aws.cfn-property": "every property is a member of the API request CloudFormation makes",
+    "aws.model": "the request passes botocore's ParamValidator: members, types, required, lengths, ranges",
+    "aws.enum": "enum members hold one of the model's values",
+    "aws.pattern": "string members match the model's pattern",
+    "aws.health-check-range": "container health-check times and retries are within ECS's documented ranges",
+    "aws.fargate-stop-timeout": "stopTimeout is within Fargate's 1-120 s",
+    "aws.fargate-capabilities": "Fargate adds no capability but SYS_PTRACE",
+    "aws.fargate-network-mode": "Fargate tasks use awsvpc",
+    "aws.fargate-size": "cpu and memory are a size Fargate offers",
+    "aws.attribute-key": "load balancer and target group attribute keys are ones the API documents",
+}
+
+
+def lower_first(name):
+    return name[:1].lower() + name[1:]
+
+
+def same(name):
+    return name
+
+
+# What CloudFormation sends for each resource type: the service, the
+# operation, how property names become member names, members CloudFormation
+# fills in itself (a generated name), and properties it sends with another
+# operation (attributes) as (property, operation, member naming the target).
+RESOURCE_REQUESTS = {
+    "AWS::ECS::TaskDefinition": ("ecs", "RegisterTaskDefinition", lower_first, {"family": "generated-family"}, []),
+    "AWS::ECS::Service": ("ecs", "CreateService", lower_first, {"serviceName": "generated-name"}, []),
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": (
+        "elbv2", "CreateLoadBalancer", same, {"Name": "generated-name"},
+        [("LoadBalancerAttributes", "ModifyLoadBalancerAttributes", "LoadBalancerArn")]),
+    "AWS::ElasticLoadBalancingV2::TargetGroup": (
+        "elbv2", "CreateTargetGroup", same, {"Name": "generated-name"},
+        [("TargetGroupAttributes", "ModifyTargetGroupAttributes", "TargetGroupArn")]),
+    "AWS::ElasticLoadBalancingV2::Listener": ("elbv2", "CreateListener", same, {}, []),
+}
+
+
+def to_request(value, shape, rename, name, problems):
+    """A CloudFormation property value as the API member of shape."""
+    if shape.type_name == "structure" and isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            member = rename(key)
+            if member not in shape.members:
+                problems.append(("aws.cfn-property", f"{name}.{key}".lstrip("."), f"no member {member} in the API request"))
+                continue
+            out[member] = to_request(item, shape.members[member], rename, f"{name}.{member}".lstrip("."), problems)
+        return out
+    if shape.type_name == "list" and isinstance(value, list):
+        return [to_request(item, shape.member, rename, f"{name}[{i}]", problems) for i, item in enumerate(value)]
+    if shape.type_name == "map" and isinstance(value, dict):
+        return {key: to_request(item, shape.value, rename, f"{name}.{key}", problems) for key, item in value.items()}
+    return value
 
 
 def walk(value, shape, name, visit):
@@ -44,10 +108,16 @@ def model_checks(request, shape):
         if shape.type_name != "string" or not isinstance(value, str):
             return
         if shape.enum and value not in shape.enum:
-            problems.append(f"{name}: {value!r} is not one of {', '.join(shape.enum)}")
+            problems.append(("aws.enum", name, f"{value!r} is not one of {', '.join(shape.enum)}"))
         pattern = shape.metadata.get("pattern")
-        if pattern and not re.search(pattern, value):
-            problems.append(f"{name}: {value!r} does not match the pattern {pattern}")
+        try:
+            pattern = pattern and re.compile(pattern)
+        except re.error:
+            # Unicode classes such as \p{L} (tag keys), which Python's re
+            # lacks: left to the server.
+            pattern = None
+        if pattern and not pattern.search(value):
+            problems.append(("aws.pattern", name, f"{value!r} does not match the pattern {pattern.pattern}"))
 
     walk(request, shape, "", visit)
     return problems
@@ -75,7 +145,7 @@ def fargate_memory_choices(cpu):
     }.get(cpu)
 
 
-def ecs_task_definition_checks(td):
+def ecs_task_definition_checks(td, operation):
     problems = []
     fargate = "FARGATE" in td.get("requiresCompatibilities", [])
     for i, c in enumerate(td.get("containerDefinitions", [])):
@@ -84,29 +154,29 @@ def ecs_task_definition_checks(td):
             if key in HEALTH_CHECK_RANGES and isinstance(value, int):
                 lo, hi = HEALTH_CHECK_RANGES[key]
                 if not lo <= value <= hi:
-                    problems.append(f"{where}.healthCheck.{key}: {value} is outside ECS's range {lo}-{hi}")
+                    problems.append(("aws.health-check-range", f"{where}.healthCheck.{key}", f"{value} is outside ECS's range {lo}-{hi}"))
         if fargate:
             stop = c.get("stopTimeout")
             if isinstance(stop, int) and not 0 < stop <= FARGATE_MAX_STOP_TIMEOUT:
-                problems.append(f"{where}.stopTimeout: {stop} is outside Fargate's range 1-{FARGATE_MAX_STOP_TIMEOUT}")
+                problems.append(("aws.fargate-stop-timeout", f"{where}.stopTimeout", f"{stop} is outside Fargate's range 1-{FARGATE_MAX_STOP_TIMEOUT}"))
             added = ((c.get("linuxParameters") or {}).get("capabilities") or {}).get("add") or []
             for cap in added:
                 if cap != "SYS_PTRACE":
-                    problems.append(f"{where}.linuxParameters.capabilities.add: Fargate can only add SYS_PTRACE, not {cap}")
+                    problems.append(("aws.fargate-capabilities", f"{where}.linuxParameters.capabilities.add", f"Fargate can only add SYS_PTRACE, not {cap}"))
     if fargate:
         if td.get("networkMode") != "awsvpc":
-            problems.append(f"networkMode: Fargate requires awsvpc, not {td.get('networkMode')!r}")
+            problems.append(("aws.fargate-network-mode", "networkMode", f"Fargate requires awsvpc, not {td.get('networkMode')!r}"))
         cpu, memory = td.get("cpu"), td.get("memory")
         try:
             cpu, memory = int(cpu), int(memory)
         except (TypeError, ValueError):
-            problems.append(f"cpu, memory: Fargate needs both as CPU units and MiB, got cpu={cpu!r} memory={memory!r}")
+            problems.append(("aws.fargate-size", "cpu, memory", f"Fargate needs both as CPU units and MiB, got cpu={cpu!r} memory={memory!r}"))
             return problems
         choices = fargate_memory_choices(cpu)
         if choices is None:
-            problems.append(f"cpu: {cpu} is not a Fargate size (256, 512, 1024, 2048, 4096, 8192, 16384)")
+            problems.append(("aws.fargate-size", "cpu", f"{cpu} is not a Fargate size (256, 512, 1024, 2048, 4096, 8192, 16384)"))
         elif memory not in choices:
-            problems.append(f"memory: {memory} MiB is not offered with cpu {cpu} on Fargate ({choices[0]}-{choices[-1]})")
+            problems.append(("aws.fargate-size", "memory", f"{memory} MiB is not offered with cpu {cpu} on Fargate ({choices[0]}-{choices[-1]})"))
     return problems
 
 
@@ -120,45 +190,66 @@ def attribute_key_checks(request, operation):
     for i, attr in enumerate(request.get(member) or []):
         key = attr.get("Key") if isinstance(attr, dict) else None
         if key is not None and key not in documented:
-            problems.append(f"{member}[{i}].Key: {key!r} is not an attribute the {operation.name} documentation names")
+            problems.append(("aws.attribute-key", f"{member}[{i}].Key", f"{key!r} is not an attribute the {operation.name} documentation names"))
     return problems
 
 
 EXTRA_CHECKS = {
-    ("ecs", "RegisterTaskDefinition"): lambda req, op: ecs_task_definition_checks(req),
+    ("ecs", "RegisterTaskDefinition"): ecs_task_definition_checks,
     ("elbv2", "ModifyTargetGroupAttributes"): attribute_key_checks,
     ("elbv2", "ModifyLoadBalancerAttributes"): attribute_key_checks,
 }
 
 
-def check(service, operation, request):
-    model = botocore.session.get_session().get_service_model(service)
-    op = model.operation_model(operation)
+def check(service, operation_name, request):
+    """Problems of one API request, each (rule, field, message)."""
+    op = botocore.session.get_session().get_service_model(service).operation_model(operation_name)
     report = ParamValidator().validate(request, op.input_shape)
-    problems = report.generate_report().splitlines() if report.has_errors() else []
+    problems = [("aws.model", "", line.strip()) for line in report.generate_report().splitlines()] if report.has_errors() else []
     problems += model_checks(request, op.input_shape)
-    extra = EXTRA_CHECKS.get((service, operation))
+    extra = EXTRA_CHECKS.get((service, operation_name))
     if extra:
         problems += extra(request, op)
     return problems
 
 
+def requests(resource_id, resource):
+    """The API requests CloudFormation makes for one resource, each
+    (service, operation, request), and the problems of the translation."""
+    spec = RESOURCE_REQUESTS.get(resource.get("Type"))
+    if spec is None:
+        return [], []
+    service, operation_name, rename, generated, moved = spec
+    model = botocore.session.get_session().get_service_model(service)
+    properties = dict(resource.get("Properties") or {})
+    out, problems = [], []
+    for prop, other, target in moved:
+        if prop in properties:
+            out.append((service, other, {target: "${" + resource_id + "}", "Attributes": properties.pop(prop)}))
+    request = to_request(properties, model.operation_model(operation_name).input_shape, rename, "", problems)
+    for member, value in generated.items():
+        request.setdefault(member, value)
+    out.insert(0, (service, operation_name, request))
+    return out, [(rule, field, msg, operation_name) for rule, field, msg in problems]
+
+
 def main(argv):
-    if len(argv) < 3 or "." not in argv[1] or argv[1] in ("-h", "--help"):
+    if argv[1:] == ["--rules"]:
+        print("\n".join(RULES))
+        return 0
+    if len(argv) != 2 or argv[1] in ("-h", "--help"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    service, operation = argv[1].split(".", 1)
+    with open(argv[1], encoding="utf-8") as f:
+        resources = json.load(f)
     failed = False
-    for path in argv[2:]:
-        with open(path, encoding="utf-8") as f:
-            try:
-                request = json.load(f)
-            except json.JSONDecodeError as e:
-                print(f"{path}: not JSON: {e}")
-                failed = True
-                continue
-        for problem in check(service, operation, request):
-            print(f"{path}: {problem.strip()}")
+    for resource_id in sorted(resources):
+        reqs, problems = requests(resource_id, resources[resource_id])
+        for service, operation_name, request in reqs:
+            problems += [(rule, field, msg, operation_name) for rule, field, msg in check(service, operation_name, request)]
+        for rule, field, msg, operation_name in problems:
+            at = f"Resources.{resource_id} ({operation_name})" + (f" {field}" if field else "")
+            print(f"{at}: {msg} [{rule}]")
             failed = True
     return 1 if failed else 0
 

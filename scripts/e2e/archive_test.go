@@ -74,7 +74,9 @@ func TestOfflineBuild(t *testing.T) {
 				t.Errorf("%s: %d bytes uncompressed, want <= 20 MB", platform, uncomp)
 			}
 		})
-		t.Run(arch+"/runc", func(t *testing.T) { bootWithRunc(t, img, arch) })
+		// As each platform's deploy file runs it.
+		t.Run(arch+"/runc/ecs", func(t *testing.T) { bootWithRunc(t, img, arch, ecsContainer(t, arch)) })
+		t.Run(arch+"/runc/kubernetes", func(t *testing.T) { bootWithRunc(t, img, arch, kubernetesContainer(t, arch)) })
 	}
 }
 

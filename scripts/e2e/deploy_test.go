@@ -3,13 +3,22 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/example/fiber-service/deploy"
 )
@@ -60,10 +69,11 @@ func scrape(t *testing.T, base, series string) string {
 	return ""
 }
 
-// TestDeployECS runs the image as each ECS task definition says (user,
-// read-only root, dropped capabilities, environment, nofile, the task's
-// health check with its timing): ECS would see HEALTHY, and a stop within
-// the task's stopTimeout ends in exit code 0.
+// TestDeployECS runs the image as the stack's task definition says for each
+// architecture, with the README's parameter values (user, read-only root,
+// dropped capabilities, environment, nofile, memory, the task's health check
+// with its timing): ECS would see HEALTHY, the process has the hardening the
+// task asks for, and a stop within the task's stopTimeout ends in exit code 0.
 func TestDeployECS(t *testing.T) {
 	ref, err := deployImage()
 	if err != nil {
@@ -74,10 +84,7 @@ func TestDeployECS(t *testing.T) {
 			if arch != hostArch() {
 				emulateArm64(t)
 			}
-			c, err := deploy.ECSContainer(arch)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := ecsContainer(t, arch)
 			if c.HealthCheck == nil {
 				t.Fatalf("%s: no container health check (ECS ignores the image's HEALTHCHECK)", c.Source)
 			}
@@ -101,6 +108,9 @@ func TestDeployECS(t *testing.T) {
 				docker(t, append([]string{"exec", name}, h.Command...)...)
 			}
 			checkServes(t, base, arch, "")
+			checkHardening(t, c, func(args ...string) (string, error) {
+				return runEnv(env.dockerEnv, "docker", append([]string{"exec", name}, args...)...)
+			})
 			if v := scrape(t, metrics, `build_info{commit="unknown",goarch="`+arch+`",version="dev"}`); v != "1" {
 				t.Errorf("build_info = %s, want 1", v)
 			}
@@ -115,20 +125,28 @@ func TestDeployECS(t *testing.T) {
 	}
 }
 
-// TestDeployKubernetes runs the amd64 overlay's container as the kubelet
-// would: the probes polled over HTTP, then pod deletion under load (the
-// preStop sleep, SIGTERM, SHUTDOWN_DELAY, the drain): no request fails and
-// the process exits 0 within terminationGracePeriodSeconds.
+// TestDeployKubernetes runs the host's overlay's container as the kubelet
+// would: the probes polled over HTTP, then the pod deleted under load, and
+// says what a real pod sees at each phase of its deletion:
+//
+//  1. preStop (the sleep): the pod's endpoint is being removed, which takes
+//     a while to reach every node's proxy and the load balancers, so new
+//     connections still arrive; clients open them all along, and clients
+//     with kept-alive connections keep sending on them.
+//  2. SIGTERM, with SHUTDOWN_DELAY and then the drain: the endpoint is gone
+//     everywhere, so no new connection arrives, but the clients already
+//     connected (a proxy's pooled connections) keep sending on their
+//     connections until the server answers `Connection: close`.
+//
+// Every request sent gets a full answer and none is reset; the process
+// exits 0 within terminationGracePeriodSeconds.
 func TestDeployKubernetes(t *testing.T) {
 	ref, err := deployImage()
 	if err != nil {
 		t.Fatal(err)
 	}
 	arch := hostArch()
-	c, err := deploy.KubernetesContainer("k8s/overlays/" + arch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := kubernetesContainer(t, arch)
 	name := "fiber-e2e-k8s-" + arch
 	base, metrics := runDeployed(t, c, ref, arch, name)
 	probe := func(p *deploy.HTTPProbe) (int, error) {
@@ -162,36 +180,16 @@ func TestDeployKubernetes(t *testing.T) {
 			t.Fatalf("probe %s: %d %v, want 200", p.Path, code, err)
 		}
 	}
+	checkHardening(t, c, func(args ...string) (string, error) {
+		return runEnv(env.dockerEnv, "docker", append([]string{"exec", name}, args...)...)
+	})
 
-	// Load through keep-alive connections, as from a Service's endpoints.
-	var sent, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := http.Client{Timeout: 10 * time.Second}
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				sent.Add(1)
-				code, _, err := getWith(&client, base+"/")
-				if err != nil || code != 200 {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-
+	load := startDeletionLoad(base+"/", 8, 2)
 	// Deletion: the kubelet runs the preStop sleep (the pod still serves),
-	// then sends SIGTERM. The endpoint is gone by then; clients that still
-	// hold a connection are served during SHUTDOWN_DELAY.
+	// then sends SIGTERM.
 	deleted := time.Now()
 	time.Sleep(c.PreStopSleep)
+	load.sigterm()
 	docker(t, "kill", "--signal", "TERM", name)
 	waitFor(t, "readiness 503 after SIGTERM", 5*time.Second, func() error {
 		code, err := probe(c.ReadinessProbe)
@@ -206,8 +204,11 @@ func TestDeployKubernetes(t *testing.T) {
 	if v := scrape(t, metrics, "http_server_draining"); v != "1" {
 		t.Errorf("scraped while draining: http_server_draining %s, want 1", v)
 	}
-	close(stop)
-	wg.Wait()
+	// Every connected client is told to close; the listener closes after
+	// SHUTDOWN_DELAY, and the drain ends the process.
+	if !load.wait(c.TerminationGracePeriod) {
+		t.Errorf("kept-alive clients still sending %s after SIGTERM: not every one was answered Connection: close", c.TerminationGracePeriod)
+	}
 	waitFor(t, "container exit", c.TerminationGracePeriod, func() error {
 		if s := docker(t, "inspect", "--format", "{{.State.Status}}", name); s != "exited" {
 			return fmt.Errorf("state %s", s)
@@ -215,15 +216,337 @@ func TestDeployKubernetes(t *testing.T) {
 		return nil
 	})
 	took := time.Since(deleted)
-	t.Logf("%d requests under load, %d failed; exited %s after deletion began", sent.Load(), failed.Load(), took.Round(time.Millisecond))
-	if failed.Load() != 0 || sent.Load() == 0 {
-		t.Errorf("%d of %d requests failed during the pod's deletion", failed.Load(), sent.Load())
+	logs := dockerLogs(t, name)
+	sigterm, err := logTime(logs, "shutting down")
+	if err != nil {
+		t.Fatalf("the server's SIGTERM: %v\n%s", err, tail(logs, 5))
+	}
+	before, after := load.phases(sigterm)
+	t.Logf("preStop (%s, until the server logged SIGTERM): %d requests on new connections, %d on kept-alive connections, %d failed",
+		c.PreStopSleep, before.newConns, before.keptAlive, len(before.failed))
+	t.Logf("after SIGTERM: %d requests on new connections, %d on kept-alive connections, %d failed; %d of %d kept-alive clients "+
+		"answered Connection: close (%d of them on a request sent before SIGTERM), the last request sent %s after SIGTERM; exited %s after deletion began",
+		after.newConns, after.keptAlive, len(after.failed), before.closed+after.closed, load.keepAlive, before.closed,
+		after.last.Sub(sigterm).Round(time.Millisecond), took.Round(time.Millisecond))
+	for _, f := range append(before.failed, after.failed...) {
+		t.Errorf("request failed or cut short: %s", f)
+	}
+	if before.newConns == 0 || before.keptAlive == 0 || after.newConns != 0 {
+		t.Errorf("%d requests on new connections and %d on kept-alive ones during preStop, want both; %d new connections after SIGTERM, want none",
+			before.newConns, before.keptAlive, after.newConns)
+	}
+	if before.closed+after.closed != load.keepAlive || load.reopened.Load() != 0 {
+		t.Errorf("%d of %d kept-alive clients answered Connection: close, %d reopened a connection: want each to send on the "+
+			"connection it had until told to close", before.closed+after.closed, load.keepAlive, load.reopened.Load())
 	}
 	if code := docker(t, "inspect", "--format", "{{.State.ExitCode}}", name); code != "0" || took >= c.TerminationGracePeriod {
 		t.Errorf("exit code %s after %s, want 0 within terminationGracePeriodSeconds %s", code, took, c.TerminationGracePeriod)
 	}
-	logs := dockerLogs(t, name)
-	if !strings.Contains(logs, `"msg":"shutting down"`) {
-		t.Errorf("no drain log line:\n%s", tail(logs, 5))
+}
+
+// logTime is the time of the server's first log line with msg.
+func logTime(logs, msg string) (time.Time, error) {
+	for line := range strings.Lines(logs) {
+		var l struct {
+			Time time.Time
+			Msg  string
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == msg {
+			return l.Time, nil
+		}
 	}
+	return time.Time{}, fmt.Errorf("no %q log line", msg)
+}
+
+// deletionLoad is the traffic a pod sees while it is deleted: clients that
+// open a new connection per request (until SIGTERM: the endpoint is gone by
+// then) and clients that keep one connection alive and send on it until an
+// answer says Connection: close. Every request is recorded with the time it
+// was sent, so it can be placed before or after the moment the server
+// itself logged SIGTERM.
+type deletionLoad struct {
+	keepAlive int
+	term      atomic.Bool
+	reopened  atomic.Int64 // kept-alive clients that had to open another connection
+	mu        sync.Mutex
+	sent      []sentRequest
+	done      chan struct{}
+}
+
+type sentRequest struct {
+	at        time.Time
+	keptAlive bool  // on a kept-alive connection, else on a new one
+	closed    bool  // answered Connection: close
+	err       error // no full 200 answer
+}
+
+// The full answer of GET / (README, Endpoints).
+const rootBody = `{"key":"key","value":"value"}`
+
+func startDeletionLoad(url string, keepAlive, newConns int) *deletionLoad {
+	l := &deletionLoad{keepAlive: keepAlive, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	for range newConns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			for !l.term.Load() {
+				req, _ := http.NewRequest("GET", url, nil)
+				l.do(client, req, false)
+			}
+		}()
+	}
+	for range keepAlive {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1}}
+			conns := 0
+			trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+				if !i.Reused {
+					if conns++; conns > 1 {
+						l.reopened.Add(1)
+					}
+				}
+			}}
+			// Told to close, the connection is done, and this pod is no
+			// endpoint any more: the client goes (a proxy would send to
+			// another pod).
+			for {
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
+				r := l.do(client, req, true)
+				if r.closed || (r.err != nil && l.term.Load()) {
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(l.done) }()
+	return l
+}
+
+// do sends one request and records it; a failure, a status other than 200
+// or a body cut short is its err.
+func (l *deletionLoad) do(client *http.Client, req *http.Request, keptAlive bool) sentRequest {
+	r := sentRequest{at: time.Now(), keptAlive: keptAlive}
+	resp, err := client.Do(req)
+	if err == nil {
+		var body []byte
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil && (resp.StatusCode != 200 || string(body) != rootBody) {
+			err = fmt.Errorf("%d %q", resp.StatusCode, body)
+		}
+		r.closed = resp.Close
+	}
+	r.err = err
+	l.mu.Lock()
+	l.sent = append(l.sent, r)
+	l.mu.Unlock()
+	return r
+}
+
+// sigterm marks the moment SIGTERM is sent: the endpoint is gone, so no
+// client opens a new connection from now on.
+func (l *deletionLoad) sigterm() { l.term.Store(true) }
+
+// wait waits until every client has stopped (kept-alive ones after their
+// Connection: close), at most limit.
+func (l *deletionLoad) wait(limit time.Duration) bool {
+	select {
+	case <-l.done:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
+// phaseCounts are the requests sent in one phase of the deletion.
+type phaseCounts struct {
+	newConns, keptAlive, closed int
+	failed                      []string
+	last                        time.Time // the last request sent
+}
+
+// phases splits the requests at the server's SIGTERM.
+func (l *deletionLoad) phases(sigterm time.Time) (before, after phaseCounts) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.sent {
+		p := &before
+		if !r.at.Before(sigterm) {
+			p = &after
+		}
+		switch {
+		case r.err != nil:
+			p.failed = append(p.failed, r.err.Error())
+		case r.keptAlive:
+			p.keptAlive++
+		default:
+			p.newConns++
+		}
+		if r.closed && r.keptAlive {
+			p.closed++
+		}
+		if r.at.After(p.last) {
+			p.last = r.at
+		}
+	}
+	return before, after
+}
+
+// TestDeployKubernetesMaxConns runs the overlay's container under the
+// Deployment's memory limit and fills it with MAX_CONNS idle keep-alive
+// connections, each after one request (what the benchmark measured): the
+// kernel does not kill it, and the connection past the cap gets fasthttp's
+// 503.
+func TestDeployKubernetesMaxConns(t *testing.T) {
+	ref, err := deployImage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch := hostArch()
+	c := kubernetesContainer(t, arch)
+	svc, err := service()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, errs := svc.Config(c.Source+" env", c.Env)
+	if len(errs) > 0 || c.MemoryLimit == 0 {
+		t.Fatalf("%s: %v, memory limit %d", c.Source, errs, c.MemoryLimit)
+	}
+	name := "fiber-e2e-k8s-maxconns"
+	base, _ := runDeployed(t, c, ref, arch, name)
+	// Without keep-alive: a connection kept by this client would hold one
+	// of the MAX_CONNS.
+	once := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	waitFor(t, "/livez", 10*time.Second, func() error {
+		_, _, err := getWith(once, base+"/livez")
+		return err
+	})
+	ip := docker(t, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
+	addr := net.JoinHostPort(ip, fmt.Sprint(c.Port))
+
+	start := time.Now()
+	conns, err := holdConns(addr, cfg.MaxConns)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if err != nil {
+		state, _ := runEnv(env.dockerEnv, "docker", "inspect", "--format", "{{.State.Status}} exit={{.State.ExitCode}} oom-killed={{.State.OOMKilled}}", name)
+		t.Fatalf("%d of MAX_CONNS=%d connections under the %s limit: %v; container %s\n%s",
+			len(conns), cfg.MaxConns, resourceString(c.MemoryLimit), err, state, tail(dockerLogs(t, name), 3))
+	}
+	held := time.Since(start)
+	memory := func(file string) int64 {
+		out, err := runEnv(env.dockerEnv, "docker", "exec", name, "cat", "/sys/fs/cgroup/memory/"+file)
+		n, perr := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+		if err != nil || perr != nil {
+			t.Fatalf("cgroup %s: %v %v", file, err, perr)
+		}
+		return n
+	}
+	usage, peak, limit := memory("memory.usage_in_bytes"), memory("memory.max_usage_in_bytes"), memory("memory.limit_in_bytes")
+	status := docker(t, "exec", name, "cat", "/proc/1/status")
+	rss := ""
+	for line := range strings.Lines(status) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			rss = strings.TrimSpace(v)
+		}
+	}
+
+	// One more: fasthttp answers 503 as it accepts it, and closes.
+	if code, body, err := firstAnswer(addr); err != nil || code != 503 {
+		t.Errorf("connection %d past MAX_CONNS=%d: %d %q %v, want fasthttp's 503", cfg.MaxConns+1, cfg.MaxConns, code, body, err)
+	}
+	if s := docker(t, "inspect", "--format", "{{.State.Status}} oom-killed={{.State.OOMKilled}}", name); s != "running oom-killed=false" {
+		t.Fatalf("holding MAX_CONNS=%d connections under the %d MiB limit: %s", cfg.MaxConns, c.MemoryLimit>>20, s)
+	}
+	oom := docker(t, "exec", name, "cat", "/sys/fs/cgroup/memory/memory.oom_control")
+	if !strings.Contains(oom, "oom_kill 0") {
+		t.Errorf("memory.oom_control: %s, want oom_kill 0", oom)
+	}
+	t.Logf("MAX_CONNS=%d idle connections opened in %s (REDUCE_MEMORY_USAGE=%t): VmRSS %s; cgroup usage %.1f MiB, peak %.1f MiB, limit %.0f MiB (the Deployment's %s); connection %d: 503",
+		cfg.MaxConns, held.Round(time.Millisecond), cfg.ReduceMemoryUsage, rss, mib(usage), mib(peak), mib(limit), resourceString(c.MemoryLimit), cfg.MaxConns+1)
+	if limit != c.MemoryLimit {
+		t.Errorf("cgroup limit %d, want the Deployment's %d", limit, c.MemoryLimit)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	waitFor(t, "/livez once the connections are closed", 10*time.Second, func() error {
+		_, _, err := getWith(once, base+"/livez")
+		return err
+	})
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+func resourceString(n int64) string { return fmt.Sprintf("%dMi", n>>20) }
+
+// firstAnswer connects to addr inside dockerd's network namespace and reads
+// what the server sends before any request.
+func firstAnswer(addr string) (int, string, error) {
+	c, err := dialNetns(env.netns, addr)
+	if err != nil {
+		return 0, "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
+}
+
+// holdConns opens n connections to addr inside dockerd's network namespace
+// (straight to the container, past docker-proxy), sends one keep-alive
+// request on each and reads its full answer; it returns the open
+// connections, and an error naming the status of the first answer that was
+// not a 200.
+func holdConns(addr string, n int) ([]net.Conn, error) {
+	var conns []net.Conn
+	err := inNetns(env.netns, func() error {
+		for range n {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			conns = append(conns, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return conns, err
+	}
+	// Requests from many goroutines at once: the connections exist already.
+	var g errgroup.Group
+	g.SetLimit(64)
+	for _, c := range conns {
+		g.Go(func() error {
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+			defer c.SetDeadline(time.Time{})
+			if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: fiber\r\n\r\n"); err != nil {
+				return err
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err == nil && resp.StatusCode != 200 {
+				err = fmt.Errorf("status %d %q", resp.StatusCode, body)
+			}
+			return err
+		})
+	}
+	return conns, g.Wait()
 }

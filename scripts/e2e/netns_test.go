@@ -114,6 +114,20 @@ func publish(t *testing.T, port string) string {
 	return "http://" + addr
 }
 
+// relayInto offers addr of the network namespace at netns (such as a runc
+// container's /proc/PID/ns/net) on a free port of the host's 127.0.0.1;
+// returns its base URL.
+func relayInto(t *testing.T, netns, addr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go relay(ln, func() (net.Conn, error) { return dialNetns(netns, addr) })
+	return "http://" + ln.Addr().String()
+}
+
 // waitServing waits until the container name answers /livez at base; if it
 // does not, the failure says what the container's network looks like.
 func waitServing(t *testing.T, name, base string, limit time.Duration) {
