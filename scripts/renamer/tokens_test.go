@@ -196,3 +196,49 @@ func TestSortGoModKeepsTidyFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestUsedNames: a new name the tree already uses for something else (a
+// path element, an import path element below the module, an imported module)
+// is refused; the old module path's own elements are not "used".
+func TestUsedNames(t *testing.T) {
+	var u usedNames
+	u.addPath("app/routes.go")
+	u.addPath("deploy/k8s/base/service.yaml")
+	u.addImports("app/routes.go", []byte(`package app
+
+import (
+	"strings"
+
+	"git.example/shop/cart/scripts/bench/results"
+	"github.com/gofiber/fiber/v2"
+)
+`), "git.example/shop/cart")
+	from := names{module: "git.example/shop/cart", image: "cart"}
+	for _, c := range []struct {
+		to   names
+		want string // "" for accepted
+	}{
+		{names{module: "github.com/acme/orders", image: "orders"}, ""},
+		{names{module: "github.com/acme/shop", image: "shop"}, ""}, // an element of the old module path only
+		{names{module: "github.com/acme/orders", image: "app"}, `already uses "app" for something else (the path app/routes.go)`},
+		{names{module: "github.com/acme/orders", image: "k8s"}, `already uses "k8s"`},
+		{names{module: "github.com/acme/orders", image: "fiber"}, `the import "github.com/gofiber/fiber/v2"`},
+		{names{module: "github.com/acme/orders", image: "results"}, `the import "git.example/shop/cart/scripts/bench/results"`},
+		{names{module: "github.com/acme/orders", image: "strings"}, `already uses "strings"`},
+		{names{module: "github.com/gofiber/fiber", image: "orders"}, "already imports github.com/gofiber/fiber/v2 (app/routes.go)"},
+		{names{module: "github.com/gofiber/fiber/v2", image: "orders"}, "already imports github.com/gofiber/fiber/v2"},
+		{names{module: "github.com/gofiber/fib", image: "orders"}, ""},
+	} {
+		err := u.check(from, c.to)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%+v refused: %v", c.to, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%+v: %v, want a refusal saying %q", c.to, err, c.want)
+		}
+	}
+	// The old names themselves are no new names.
+	if err := u.check(from, from); err != nil {
+		t.Errorf("the old names: %v", err)
+	}
+}

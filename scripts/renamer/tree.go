@@ -169,10 +169,8 @@ func (u *usedNames) addImports(file string, src []byte, modulePath string) {
 		if _, ok := u.imports[imp]; !ok {
 			u.imports[imp] = file
 		}
-		if rest, ok := strings.CutPrefix(imp, modulePath+"/"); ok {
-			imp = rest
-		}
-		for _, e := range strings.Split(imp, "/") {
+		below, _ := strings.CutPrefix(imp, modulePath+"/")
+		for _, e := range strings.Split(below, "/") {
 			if _, ok := u.elems[e]; !ok {
 				u.elems[e] = "the import " + strconv.Quote(imp) + " in " + file
 			}
