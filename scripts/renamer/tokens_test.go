@@ -242,3 +242,36 @@ import (
 		t.Errorf("the old names: %v", err)
 	}
 }
+
+// TestPlanFormatsFiles: a renamed import may sort elsewhere: plan gofmt's
+// the Go file and sorts the go.mod blocks, as go mod tidy would.
+func TestPlanFormatsFiles(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"main.go": "package main\n\nimport (\n\t\"a.example/shop/cart/app\"\n\t\"b.example/lib\"\n)\n\nvar _, _ = app.X, lib.Y\n",
+		"go.mod":  "module a.example/shop/cart\n\ngo 1.26.0\n\nrequire (\n\ta.example/shop/cart/deploy v0.0.0\n\tb.example/lib v1.0.0\n)\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from := names{module: "a.example/shop/cart", image: "cart", source: "https://a.example/shop/cart"}
+	to := names{module: "z.example/shop/cart", image: "cart", source: "https://a.example/shop/cart"}
+	changes, _, err := plan(dir, []string{"go.mod", "main.go"}, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"main.go": "package main\n\nimport (\n\t\"b.example/lib\"\n\t\"z.example/shop/cart/app\"\n)\n\nvar _, _ = app.X, lib.Y\n",
+		"go.mod":  "module z.example/shop/cart\n\ngo 1.26.0\n\nrequire (\n\tb.example/lib v1.0.0\n\tz.example/shop/cart/deploy v0.0.0\n)\n",
+	}
+	if len(changes) != len(want) {
+		t.Fatalf("%d changes, want %d", len(changes), len(want))
+	}
+	for _, c := range changes {
+		if string(c.content) != want[c.file] {
+			t.Errorf("%s:\n%s\nwant:\n%s", c.file, c.content, want[c.file])
+		}
+	}
+}
