@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,13 +67,9 @@ var bakeFunctions = map[string]function.Function{
 // loadBakeFile reads and evaluates the bake file's variables; env stands for
 // the environment (bake's variable overrides).
 func loadBakeFile(path string, env map[string]string) (*bakeFile, error) {
-	src, err := os.ReadFile(path)
+	body, err := parseBakeFile(path)
 	if err != nil {
 		return nil, err
-	}
-	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
-	if diags.HasErrors() {
-		return nil, diags
 	}
 	b := &bakeFile{
 		ctx:     &hcl.EvalContext{Variables: map[string]cty.Value{}, Functions: map[string]function.Function{}},
@@ -82,7 +77,7 @@ func loadBakeFile(path string, env map[string]string) (*bakeFile, error) {
 		targets: map[string]*hclsyntax.Body{},
 		env:     env,
 	}
-	funcs, _, diags := userfunc.DecodeUserFunctions(f.Body, "function", func() *hcl.EvalContext { return b.ctx })
+	funcs, _, diags := userfunc.DecodeUserFunctions(body, "function", func() *hcl.EvalContext { return b.ctx })
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -92,7 +87,7 @@ func loadBakeFile(path string, env map[string]string) (*bakeFile, error) {
 	for name, fn := range funcs {
 		b.ctx.Functions[name] = fn
 	}
-	for _, block := range f.Body.(*hclsyntax.Body).Blocks {
+	for _, block := range body.Blocks {
 		if len(block.Labels) != 1 {
 			continue
 		}

@@ -27,7 +27,7 @@ func treeNames(root string) (names, error) {
 	var n names
 	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
-		return n, refuse("%v: not a copy of the template", err)
+		return n, refuse("%v (is this a copy of the template?)", err)
 	}
 	if n.module = modfile.ModulePath(gomod); n.module == "" {
 		return n, refuse("%s: no module line", filepath.Join(root, "go.mod"))
@@ -40,18 +40,27 @@ func treeNames(root string) (names, error) {
 	return n, err
 }
 
+// parseBakeFile parses the bake file's HCL.
+func parseBakeFile(path string) (*hclsyntax.Body, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	return f.Body.(*hclsyntax.Body), nil
+}
+
 // bakeDefault is the default of a variable of the bake file, which must be a
 // plain string: it is the text the rename looks for.
 func bakeDefault(file, name string) (string, error) {
-	src, err := os.ReadFile(file)
+	body, err := parseBakeFile(file)
 	if err != nil {
-		return "", refuse("%v: not a copy of the template", err)
+		return "", refuse("%v (is this a copy of the template?)", err)
 	}
-	f, diags := hclsyntax.ParseConfig(src, file, hcl.InitialPos)
-	if diags.HasErrors() {
-		return "", refuse("%v", diags)
-	}
-	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+	for _, b := range body.Blocks {
 		if b.Type != "variable" || len(b.Labels) != 1 || b.Labels[0] != name {
 			continue
 		}
