@@ -189,6 +189,9 @@ bb_setup() {
 	vars="$(cd "$ROOT" && "$BB_BIN/buildx" bake --print validate 2>/dev/null)"
 	BB_GO_VERSION="$(jq -r '.target.validate.args.GO_VERSION' <<<"$vars")"
 	BB_ALPINE_VERSION="$(jq -r '.target.validate.args.ALPINE_VERSION' <<<"$vars")"
+	# The bench's images are named after the service's (the bake file's IMAGE).
+	BB_IMAGE="$(cd "$ROOT" && "$BB_BIN/buildx" bake --list type=variables,format=json 2>/dev/null |
+		jq -r '.[] | select(.name == "IMAGE") | .value')-bench"
 
 	# The local registry: the docker.io mirror with the stand-ins, and the
 	# registry cache of the cache measurement.
@@ -218,7 +221,7 @@ bench_buildkit() {
 		want image && bb_image_sizes "$WORK/cold.tar"
 		# A registry cache (mode=max) of that build, and a brand-new builder that
 		# has nothing but it.
-		local cache="$BB_MIRROR/fiber-service-bench-cache"
+		local cache="$BB_MIRROR/$BB_IMAGE-cache"
 		CACHE="$cache" bb_bake "$WORK/export.tar" >"$WORK/cache-export.log" 2>&1 ||
 			{
 				tail -n 40 "$WORK/cache-export.log" >&2

@@ -10,7 +10,7 @@
 # The builders are buildkitds on this machine: they share its cores, so the
 # figures show what each way costs here, not the speed-up of separate machines.
 # Where the time goes: the Go steps of each build, from its plain progress log.
-# Uses from run and buildkit-bench.sh: ROOT WORK RAW BB_BIN BB_MIRROR
+# Uses from run and buildkit-bench.sh: ROOT WORK RAW BB_BIN BB_MIRROR BB_IMAGE
 # bb_setup bb_buildkitd bb_build log die, and scripts/lib.
 
 # bs_builder NAME [PLATFORM...]: a remote builder NAME on new empty
@@ -31,7 +31,7 @@ bs_builder() {
 }
 
 # bs_bake LOG BUILDER [ENV=VALUE...] -- BAKE ARGS...: buildx bake in the
-# repository copy, pushing to the local registry (image fiber-service-bench).
+# repository copy, pushing to the local registry (image BB_IMAGE).
 bs_bake() {
 	local log="$1" builder="$2" vars=()
 	shift 2
@@ -40,12 +40,12 @@ bs_bake() {
 		shift
 	done
 	shift
-	(cd "$WORK/repo" && env REGISTRY="$BB_MIRROR" IMAGE=fiber-service-bench TAG=scale SBOM=false "${vars[@]}" \
+	(cd "$WORK/repo" && env REGISTRY="$BB_MIRROR" IMAGE="$BB_IMAGE" TAG=scale SBOM=false "${vars[@]}" \
 		"$BB_BIN/buildx" bake --builder "$builder" --progress=plain "$@") >"$log" 2>&1
 }
 
 bs_merge() {
-	BUILDX="$BB_BIN/buildx" "$ROOT/scripts/merge-platforms" -t "$BB_MIRROR/fiber-service-bench:scale" "$@" \
+	BUILDX="$BB_BIN/buildx" "$ROOT/scripts/merge-platforms" -t "$BB_MIRROR/$BB_IMAGE:scale" "$@" \
 		>>"$WORK/scale-merge.log" 2>&1
 }
 
@@ -118,7 +118,7 @@ bench_scale() {
 		# cold: empty builders, a new cache repository (nothing to import);
 		# cached: empty builders again, importing what the cold run exported.
 		for way in single split multinode; do
-			cache="$BB_MIRROR/fiber-service-bench-cache-$way-$id"
+			cache="$BB_MIRROR/$BB_IMAGE-cache-$way-$id"
 			case "$way" in
 			single) bs_builder "scale-single-$run" ;;
 			split)

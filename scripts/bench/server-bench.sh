@@ -2,7 +2,7 @@
 # Service, startup and profile sections of scripts/bench/run (sourced by it):
 # the servers under wrk, exec to first answer, and pprof under load.
 # Uses from run: ROOT BENCH BIN WORK RAW ROUNDS DURATION CONNS STARTS NICE
-# CLK_TCK SERVER_DIR FIBER_CACHE_DIR PIDS want die on_exit track_wait stop_pid
+# CLK_TCK SERVER_DIR MODULE FIBER_CACHE_DIR PIDS want die on_exit track_wait stop_pid
 # cpu_ticks cpu_sample busy_pct proc_kib, and log from scripts/lib/daemon.sh;
 # sets SRV_PID.
 # shellcheck disable=SC2153 # CONNS and the others are run's
@@ -151,7 +151,7 @@ bench_profile() {
 		stop_server
 		printf '\n(%s) ACCESS_LOG=%s: %s\n' "$id" "$access" "$(grep Requests/sec "$WORK/profile-wrk-$id.txt")" >&2
 		go tool pprof -top -cum -nodecount=70 "$pdir/server-pprof" "$pdir/cpu-$id.pprof" 2>/dev/null |
-			grep -E 'Total samples|flat%|fiber-service|slog\.|fiber/v2\.\(\*App\)\.(handler|next)$|serveConn$|syscall\.(read|write)$|runtime\.(mallocgc|gcBgMarkWorker)$|SetDeadline|Ctx\)\.IP' >&2 || true
+			grep -E "Total samples|flat%|${MODULE//./\\.}/|"'slog\.|fiber/v2\.\(\*App\)\.(handler|next)$|serveConn$|syscall\.(read|write)$|runtime\.(mallocgc|gcBgMarkWorker)$|SetDeadline|Ctx\)\.IP' >&2 || true
 	done
 	log "profiles in $pdir; e.g. go tool pprof -http=127.0.0.1:8000 $pdir/server-pprof $pdir/cpu-a.pprof"
 }

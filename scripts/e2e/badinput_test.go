@@ -85,7 +85,7 @@ func TestBadInputRegistryRefusesPush(t *testing.T) {
 	// The Docker path: buildx's own error names the registry.
 	vars = append([]string{"REGISTRY=" + env.readonly, "TAG=refused"}, env.dockerEnv...)
 	r = runResult(t, vars, "docker", "buildx", "bake", "--push")
-	wantFailure(t, r, 0, env.readonly+"/fiber-service:refused")
+	wantFailure(t, r, 0, env.readonly+"/"+env.image+":refused")
 }
 
 func TestBadInputNoAlpineRootfs(t *testing.T) {

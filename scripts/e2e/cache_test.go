@@ -44,7 +44,7 @@ func TestReproducible(t *testing.T) {
 func TestReproduciblePush(t *testing.T) {
 	requireNoEmulation(t)
 	splitBuild(t)
-	ref := env.registry + "/fiber-service:e2e-repro-push"
+	ref := env.registry + "/" + env.image + ":e2e-repro-push"
 	vars := append(append([]string{"REGISTRY=" + env.registry, "TAG=e2e-repro-push"}, buildVars...), env.dockerEnv...)
 	must(t, vars, "docker", "buildx", "bake", "--push")
 	pushed := platformDigests(t, remoteIndex(t, ref))
@@ -58,7 +58,7 @@ func TestReproduciblePush(t *testing.T) {
 			t.Fatal(err)
 		}
 		d, _ := md["image-digest-"+strings.ReplaceAll(p, "/", "-")]["containerimage.digest"].(string)
-		split := platformDigests(t, remoteIndex(t, env.registry+"/fiber-service@"+d))[p]
+		split := platformDigests(t, remoteIndex(t, env.registry+"/"+env.image+"@"+d))[p]
 		t.Logf("%s: bake --push %s, split build %s", p, pushed[p], split)
 		if pushed[p] == "" || pushed[p] != split {
 			t.Errorf("%s: bake --push gave %s, the split build %s", p, pushed[p], split)
@@ -67,11 +67,11 @@ func TestReproduciblePush(t *testing.T) {
 }
 
 // TestRegistryCache: one builder exports the build cache to the registry
-// (CACHE=REGISTRY/fiber-service-cache, mode=max); a brand-new builder with
+// (CACHE=REGISTRY/IMAGE-cache, mode=max); a brand-new builder with
 // an empty state then builds both platforms with every Go step CACHED.
 func TestRegistryCache(t *testing.T) {
 	requireNoEmulation(t)
-	cache := env.registry + "/fiber-service-cache"
+	cache := env.registry + "/" + env.image + "-cache"
 	vars := append([]string{"CACHE=" + cache}, env.dockerEnv...)
 	must(t, vars, "docker", "buildx", "bake", "image")
 

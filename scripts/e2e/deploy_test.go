@@ -31,7 +31,7 @@ import (
 var deployImage = sync.OnceValues(func() (string, error) {
 	vars := append([]string{"REGISTRY=" + env.registry, "TAG=e2e-deploy"}, env.dockerEnv...)
 	_, err := runEnv(vars, "docker", "buildx", "bake", "--push")
-	return env.registry + "/fiber-service:e2e-deploy", err
+	return env.registry + "/" + env.image + ":e2e-deploy", err
 })
 
 // runDeployed starts ref for arch as the container name, with the

@@ -78,7 +78,7 @@ func TestImageLocalDockerRun(t *testing.T) {
 	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "rm", "-f", name) })
 	docker(t, "run", "-d", "--name", name, "-p", "127.0.0.1:"+port+":8080",
 		"--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-		"--health-interval", "1s", "fiber-service:latest")
+		"--health-interval", "1s", env.image+":latest")
 
 	waitFor(t, "docker health status healthy", 60*time.Second, func() error {
 		s := docker(t, "inspect", "--format", "{{.State.Health.Status}}", name)
@@ -135,7 +135,7 @@ func TestPushPullPerPlatform(t *testing.T) {
 	requireNoEmulation(t)
 	vars := append([]string{"REGISTRY=" + env.registry, "TAG=e2e-push"}, env.dockerEnv...)
 	must(t, vars, "docker", "buildx", "bake", "--push")
-	ref := env.registry + "/fiber-service:e2e-push"
+	ref := env.registry + "/" + env.image + ":e2e-push"
 
 	raw := docker(t, "buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}")
 	var index struct {
@@ -195,7 +195,7 @@ func TestBuildImageDockerPath(t *testing.T) {
 	if !strings.Contains(r.stderr, "build-image: Docker path: docker buildx bake image (builder fiber, driver remote)") {
 		t.Errorf("build-image did not say it took the Docker path:\n%s", tail(r.stderr, 5))
 	}
-	checkIndex(t, remoteIndex(t, env.registry+"/fiber-service:e2e-script"), true)
+	checkIndex(t, remoteIndex(t, env.registry+"/"+env.image+":e2e-script"), true)
 }
 
 // TestBuildImageOfflinePush: the same push form on the path without Docker.
@@ -205,7 +205,7 @@ func TestBuildImageOfflinePush(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("build-image --offline -- --push: exit %d\n%s", r.code, tail(r.stdout+r.stderr, 30))
 	}
-	ref := env.registry + "/fiber-service:e2e-offline"
+	ref := env.registry + "/" + env.image + ":e2e-offline"
 	if !strings.Contains(r.stdout, "pushed "+ref+"@sha256:") {
 		t.Errorf("build-image did not print what it pushed:\n%s", r.stdout)
 	}
@@ -217,5 +217,5 @@ func TestBuildImageOfflinePush(t *testing.T) {
 func TestAttestationsOff(t *testing.T) {
 	vars := append([]string{"REGISTRY=" + env.registry, "TAG=e2e-noattest", "ATTESTATIONS=false"}, env.dockerEnv...)
 	must(t, vars, "docker", "buildx", "bake", "--push")
-	checkIndex(t, remoteIndex(t, env.registry+"/fiber-service:e2e-noattest"), false)
+	checkIndex(t, remoteIndex(t, env.registry+"/"+env.image+":e2e-noattest"), false)
 }

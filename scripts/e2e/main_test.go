@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ var env struct {
 	root     string // repository root
 	cache    string // FIBER_CACHE_DIR
 	bin      string // buildkitd, buildctl, buildx
+	image    string // docker-bake.hcl's IMAGE: the repository the tests push to
+	source   string // docker-bake.hcl's SOURCE_URL
 	state    string // this run's scratch directory
 	registry string // 127.0.0.1:PORT of the shared registry
 	readonly string // 127.0.0.1:PORT reserved for a registry that refuses pushes
@@ -67,6 +70,11 @@ func setUp() error {
 	if env.bin, err = lib("buildkit_tools", env.root+"/scripts/tools", env.cache); err != nil {
 		return err
 	}
+	vars, err := bakeVariables()
+	if err != nil {
+		return err
+	}
+	env.image, env.source = vars["IMAGE"], vars["SOURCE_URL"]
 	if err := quietBinfmt(); err != nil {
 		return err
 	}
@@ -162,6 +170,33 @@ func pushStandins(buildkit string) error {
 	_, err = lib("standins_push", env.bin, buildkit, env.cache, alpineDir(), env.registry,
 		args["GO_VERSION"], args["ALPINE_VERSION"])
 	return err
+}
+
+// bakeVariables are the bake file's variables as buildx resolves them: the
+// image name is read from docker-bake.hcl, the one place that names it.
+func bakeVariables() (map[string]string, error) {
+	out, err := runEnv([]string{"BUILDX_CONFIG=" + env.state + "/buildx-print"},
+		env.bin+"/buildx", "bake", "--list", "type=variables,format=json")
+	if err != nil {
+		return nil, err
+	}
+	var list []struct {
+		Name  string  `json:"name"`
+		Value *string `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		return nil, fmt.Errorf("buildx bake --list type=variables,format=json: %v", err)
+	}
+	vars := map[string]string{}
+	for _, v := range list {
+		if v.Value != nil {
+			vars[v.Name] = *v.Value
+		}
+	}
+	if vars["IMAGE"] == "" || vars["SOURCE_URL"] == "" {
+		return nil, fmt.Errorf("buildx bake --list: no IMAGE or SOURCE_URL in %s", out)
+	}
+	return vars, nil
 }
 
 func alpineDir() string {

@@ -27,9 +27,9 @@ func mergeArgs(ref string) []string {
 	return args
 }
 
-// repoTags: the tags of REGISTRY/fiber-service.
+// repoTags: the tags of REGISTRY/IMAGE.
 func repoTags() (map[string]bool, error) {
-	repo, err := name.NewRepository(env.registry+"/fiber-service", name.Insecure)
+	repo, err := name.NewRepository(env.registry+"/"+env.image, name.Insecure)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func mustTagDigest(t *testing.T, ref string) string {
 // tag keeps pointing where it did.
 func TestMergeBadInput(t *testing.T) {
 	splitBuild(t)
-	ref := env.registry + "/fiber-service:e2e-badmerge"
+	ref := env.registry + "/" + env.image + ":e2e-badmerge"
 	good := runResult(t, env.dockerEnv, env.root+"/scripts/merge-platforms", mergeArgs(ref)...)
 	if good.code != 0 {
 		t.Fatalf("merge-platforms: exit %d\n%s", good.code, tail(good.stderr, 20))
@@ -96,7 +96,7 @@ func TestMergeBadInput(t *testing.T) {
 	amd64, arm64 := split.metadata["linux/amd64"], split.metadata["linux/arm64"]
 	missing := "sha256:" + strings.Repeat("0", 64)
 	images, _ := manifests(t, remoteIndex(t, ref))
-	otherCommit := relabel(t, env.registry+"/fiber-service@"+images["linux/arm64"].Digest.String(),
+	otherCommit := relabel(t, env.registry+"/"+env.image+"@"+images["linux/arm64"].Digest.String(),
 		"org.opencontainers.image.revision", strings.Repeat("f", 40))
 
 	for _, tc := range []struct {

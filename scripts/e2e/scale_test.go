@@ -62,8 +62,8 @@ func splitBuild(t *testing.T) {
 	split.once.Do(func() {
 		// The registry outlives the run: a tag and a cache of this run's own.
 		run := fmt.Sprint(time.Now().Unix())
-		split.ref = env.registry + "/fiber-service:e2e-split-" + run
-		split.cache = env.registry + "/fiber-service-cache-split-" + run
+		split.ref = env.registry + "/" + env.image + ":e2e-split-" + run
+		split.cache = env.registry + "/" + env.image + "-cache-split-" + run
 		split.vars = append([]string{"REGISTRY=" + env.registry, "CACHE=" + split.cache}, buildVars...)
 		split.metadata = map[string]string{}
 		dir := env.state + "/split"
@@ -149,7 +149,7 @@ func TestSplitBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := env.registry + "/fiber-service@" + digest.String(); printed != want {
+	if want := env.registry + "/" + env.image + "@" + digest.String(); printed != want {
 		t.Errorf("merge-platforms printed %q, want the tag's index %q", printed, want)
 	}
 	// The index's annotations, from the images' labels.
@@ -161,7 +161,7 @@ func TestSplitBuild(t *testing.T) {
 		"revision":    testCommit,
 		"version":     testVersion,
 		"created":     time.Unix(1700000000, 0).UTC().Format(time.RFC3339),
-		"source":      "https://github.com/example/fiber-service",
+		"source":      env.source,
 		"description": "Small HTTP service built with Go Fiber",
 	} {
 		if got := im.Annotations["org.opencontainers.image."+key]; got != want {
@@ -189,7 +189,7 @@ func TestSplitBuildNoAttestations(t *testing.T) {
 	requireNoEmulation(t)
 	splitBuild(t) // the builders, and their build cache
 	dir := t.TempDir()
-	args := []string{"-t", env.registry + "/fiber-service:e2e-split-noattest"}
+	args := []string{"-t", env.registry + "/" + env.image + ":e2e-split-noattest"}
 	for _, p := range wantPlatforms {
 		arch := strings.TrimPrefix(p, "linux/")
 		file := dir + "/" + arch + ".json"
@@ -216,7 +216,7 @@ func TestMultiNode(t *testing.T) {
 	vars := append([]string{"REGISTRY=" + env.registry, "TAG=e2e-multinode"}, env.dockerEnv...)
 	must(t, vars, "docker", "buildx", "bake", "--builder", "fiber-multi", "image", "--push")
 	t.Logf("both platforms on a two-node builder: %s", time.Since(start).Round(100*time.Millisecond))
-	checkIndex(t, remoteIndex(t, env.registry+"/fiber-service:e2e-multinode"), true)
+	checkIndex(t, remoteIndex(t, env.registry+"/"+env.image+":e2e-multinode"), true)
 
 	// Each daemon's own build records since the bake started: the platforms
 	// it was asked to build.
@@ -249,14 +249,14 @@ func TestMultiNode(t *testing.T) {
 	// New nodes, so that the cache comes from a build, as in CI, and not
 	// from the nodes' own cache of the build above.
 	t.Run("image-digest with a cache", func(t *testing.T) {
-		cache := env.registry + "/fiber-service-cache-multinode-" + fmt.Sprint(time.Now().Unix())
+		cache := env.registry + "/" + env.image + "-cache-multinode-" + fmt.Sprint(time.Now().Unix())
 		file := t.TempDir() + "/nodes.json"
 		// PLATFORMS as a person may write it, with a space: bake and
 		// merge-platforms both take it.
 		vars := append([]string{"REGISTRY=" + env.registry, "CACHE=" + cache, "PLATFORMS=linux/amd64, linux/arm64"}, env.dockerEnv...)
 		nodeBuilder(t, "fiber-multi-cache", newNodes(t, "multi-cache"))
 		must(t, vars, "docker", "buildx", "bake", "--builder", "fiber-multi-cache", "--metadata-file", file, "image-digest")
-		ref := env.registry + "/fiber-service:e2e-multinode-digest"
+		ref := env.registry + "/" + env.image + ":e2e-multinode-digest"
 		must(t, vars, env.root+"/scripts/merge-platforms", "-t", ref, file)
 		checkIndex(t, remoteIndex(t, ref), true)
 		repo, err := name.NewRepository(cache, name.Insecure)

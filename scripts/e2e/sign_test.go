@@ -29,7 +29,7 @@ func TestSignVerify(t *testing.T) {
 	version := must(t, nil, cosign, "version", "--json")
 	t.Logf("cosign: %s", strings.Join(strings.Fields(jsonField(version)["gitVersion"]), " "))
 
-	ref := env.registry + "/fiber-service:e2e-signed-" + fmt.Sprint(time.Now().Unix())
+	ref := env.registry + "/" + env.image + ":e2e-signed-" + fmt.Sprint(time.Now().Unix())
 	index := must(t, env.dockerEnv, env.root+"/scripts/merge-platforms", mergeArgs(ref)...)
 
 	dir := t.TempDir()
@@ -60,7 +60,7 @@ func TestSignVerify(t *testing.T) {
 	// which the Distribution registry 2.8 holds): one for the index and one
 	// per platform manifest.
 	images, _ := manifests(t, remoteIndex(t, index))
-	repo, err := name.NewRepository(env.registry+"/fiber-service", name.Insecure)
+	repo, err := name.NewRepository(env.registry+"/"+env.image, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSignVerify(t *testing.T) {
 	for _, tag := range tags {
 		have[tag] = true
 	}
-	signed := []string{strings.TrimPrefix(index, env.registry+"/fiber-service@")}
+	signed := []string{strings.TrimPrefix(index, env.registry+"/"+env.image+"@")}
 	for _, p := range wantPlatforms {
 		signed = append(signed, images[p].Digest.String())
 	}
@@ -110,9 +110,9 @@ func TestSignVerify(t *testing.T) {
 		// The tag moved to an index of the amd64 image alone: not what was
 		// signed.
 		must(t, env.dockerEnv, "docker", "buildx", "imagetools", "create", "-t", ref,
-			env.registry+"/fiber-service@"+images["linux/amd64"].Digest.String())
+			env.registry+"/"+env.image+"@"+images["linux/amd64"].Digest.String())
 		moved := mustTagDigest(t, ref)
-		if "fiber-service@"+moved == strings.TrimPrefix(index, env.registry+"/") {
+		if env.image+"@"+moved == strings.TrimPrefix(index, env.registry+"/") {
 			t.Fatalf("the tag did not move")
 		}
 		r := verify(append([]string{ref, index}, keyArgs...)...)
