@@ -55,7 +55,7 @@ variable "SOURCE_DATE_EPOCH" {
 variable "CACHE" {
   # "" = no external cache, "gha" = GitHub Actions cache,
   # anything else = registry repository for type=registry cache (mode=max),
-  # what the release uses (README, "Release on GitHub Actions").
+  # what the release uses (docs/release.md).
   # One scope per platform set (cache_scope), so builds of one platform on
   # separate builders do not overwrite each other's cache.
   default = ""

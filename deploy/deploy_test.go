@@ -36,9 +36,9 @@ func loadService(t *testing.T) Service {
 	return svc
 }
 
-func readme(t *testing.T) string {
+func readPage(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	b, err := os.ReadFile(filepath.Join(repoRoot, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +58,14 @@ func shippedTemplate(t *testing.T) Template {
 	return tpl
 }
 
-// exampleParameters are the README's --parameter-overrides: what a user
-// who pastes the README deploys, and so what the stack is checked with.
+// exampleParameters are the documented --parameter-overrides: what a user
+// who pastes the README or docs/deploy.md deploys, and so what the stack is
+// checked with.
 func exampleParameters(t *testing.T) map[string]string {
 	t.Helper()
-	params, err := ReadmeStackParameters(repoRoot)
+	params, err := DocumentedStackParameters(repoRoot)
 	if err != nil {
-		t.Fatalf("README's aws cloudformation deploy: %v", err)
+		t.Fatalf("the documented aws cloudformation deploy: %v", err)
 	}
 	return params
 }
@@ -72,7 +73,7 @@ func exampleParameters(t *testing.T) map[string]string {
 // A certificate ARN for the stack's HTTPS branch.
 const exampleCertificate = "arn:aws:acm:eu-west-1:123456789012:certificate/0123abcd-0123-0123-0123-0123456789ab"
 
-// stackVariants: the README's parameters for each published architecture,
+// stackVariants: the documented parameters for each published architecture,
 // with and without a certificate (the template's two branches).
 func stackVariants(t *testing.T, svc Service) map[string]map[string]string {
 	variants := map[string]map[string]string{}
@@ -279,7 +280,7 @@ func TestECSStackLintsClean(t *testing.T) {
 	for _, p := range cfnLint(t, "cfn-lint", src, nil) {
 		t.Error(p)
 	}
-	// The README's values: they pass the parameters' patterns, and every
+	// The documented values: they pass the parameters' patterns, and every
 	// parameter without a Default has one.
 	for _, p := range cfnLint(t, "cfn-lint.parameters", src, exampleParameters(t)) {
 		t.Error(p)
@@ -312,18 +313,36 @@ func TestECSStackFollowsTheService(t *testing.T) {
 	}
 }
 
-// TestREADMEAWSCommands runs every aws command of the README's Deploy
-// section with dummy credentials against an address where nothing listens:
+// TestDocumentedAWSCommands runs every aws command of the README and
+// docs/deploy.md with dummy credentials against an address where nothing listens:
 // the CLI validates the command and its parameters before it connects, so a
 // valid one ends in "Could not connect to the endpoint URL". `aws
 // cloudformation deploy` calls AWS before it validates anything: it is
 // checked by CheckDeployCommand instead.
-func TestREADMEAWSCommands(t *testing.T) {
+func TestDocumentedAWSCommands(t *testing.T) {
 	if _, err := exec.LookPath("aws"); err != nil {
 		t.Fatal("the AWS CLI is not installed: apt-get install awscli (scripts/test does), or AWS's own installer")
 	}
 	t.Parallel()
-	cmds := AWSCommands(readme(t))
+	// What each page must hold: the README the push and the deploy, the
+	// deploy page the whole sequence from nothing to a URL and back.
+	want := map[string][]string{
+		"README.md": {"ecr create-repository", "ecr get-login-password", "cloudformation deploy"},
+		"docs/deploy.md": {"ecr create-repository", "ecr get-login-password", "cloudformation deploy", "cloudformation describe-stacks",
+			"cloudformation delete-stack", "cloudformation wait", "ecr delete-repository"},
+	}
+	if pages := slices.Sorted(maps.Keys(want)); !slices.Equal(pages, CommandPages) {
+		t.Fatalf("pages %v, want CommandPages %v", pages, CommandPages)
+	}
+	for _, page := range CommandPages {
+		t.Run(page, func(t *testing.T) {
+			t.Parallel()
+			checkAWSCommands(t, AWSCommands(readPage(t, page)), want[page])
+		})
+	}
+}
+
+func checkAWSCommands(t *testing.T, cmds [][]string, want []string) {
 	checked := 0
 	for _, c := range cmds {
 		if len(c) > 2 && c[1] == "cloudformation" && c[2] == "deploy" {
@@ -347,10 +366,8 @@ func TestREADMEAWSCommands(t *testing.T) {
 	for _, c := range cmds {
 		found = append(found, strings.Join(c[1:3], " "))
 	}
-	want := []string{"ecr create-repository", "ecr get-login-password", "cloudformation deploy", "cloudformation describe-stacks",
-		"cloudformation delete-stack", "cloudformation wait", "ecr delete-repository"}
 	if !slices.Equal(found, want) {
-		t.Errorf("aws commands in the README's Deploy section: %v, want %v", found, want)
+		t.Errorf("aws commands: %v, want %v", found, want)
 	}
 }
 
@@ -505,32 +522,56 @@ func TestRSSAt(t *testing.T) {
 }
 
 func TestAWSCommands(t *testing.T) {
-	readme := "# x\n\n## Deploy\n\n```sh\n" +
+	page := "# x\n\n```sh\naws s3 mb\n```\n\n## Deploy\n\n```sh\n" +
 		"aws ecr create-repository --region eu-west-1 --repository-name 'a b' # a comment\n" +
 		"aws ecr get-login-password --region eu-west-1 |\n  docker login --password-stdin x\n" +
 		"URL=$(aws cloudformation describe-stacks \\\n  --query \"Stacks[0].Outputs[?OutputKey=='URL']\" --output text)\n" +
 		"xaws s3 ls; echo aws configure\n" +
 		"```\n\nNot a block: aws s3 ls\n\n```sh\naws sts get-caller-identity;aws iam list-roles\n```\n\n" +
-		"## Next\n\n```sh\naws s3 rb\n```\n"
+		"## Next\n\n```sh\naws s3 rb\n```\n\n```\naws s3 cp\n```\n"
 	want := [][]string{
+		{"aws", "s3", "mb"},
 		{"aws", "ecr", "create-repository", "--region", "eu-west-1", "--repository-name", "a b"},
 		{"aws", "ecr", "get-login-password", "--region", "eu-west-1"},
 		{"aws", "cloudformation", "describe-stacks", "--query", "Stacks[0].Outputs[?OutputKey=='URL']", "--output", "text"},
 		{"aws", "configure"},
 		{"aws", "sts", "get-caller-identity"},
 		{"aws", "iam", "list-roles"},
+		{"aws", "s3", "rb"},
 	}
-	got := AWSCommands(readme)
+	got := AWSCommands(page)
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("AWSCommands:\n got %q\nwant %q", got, want)
 	}
 	if words, rest := shellWords(`a "b c"d) e`); !slices.Equal(words, []string{"a", "b cd"}) || rest != " e" {
 		t.Errorf("shellWords: %q, rest %q", words, rest)
 	}
-	// A README whose deploy command is two words long is refused, not a panic.
-	_, errs := CheckDeployCommand("## Deploy\n```sh\naws cloudformation\n```\n", shippedTemplate(t))
+	// A page whose deploy command is two words long is refused, not a panic.
+	_, errs := CheckDeployCommand("x.md", "## Deploy\n```sh\naws cloudformation\n```\n", shippedTemplate(t))
 	if len(errs) != 1 {
-		t.Errorf("CheckDeployCommand of a README without the deploy command: %v", errs)
+		t.Errorf("CheckDeployCommand of a page without the deploy command: %v", errs)
+	}
+}
+
+// The README and docs/deploy.md must deploy the same stack: a copy whose
+// README deploys another architecture is refused, naming the page.
+func TestDocumentedStackParametersAgree(t *testing.T) {
+	root := t.TempDir()
+	for _, page := range CommandPages {
+		src := readPage(t, page)
+		if page == CommandPages[1] {
+			src = strings.Replace(src, "Architecture=ARM64 MetricsCidr", "Architecture=X86_64 MetricsCidr", 1)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, page)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, page), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := DocumentedStackParameters(root)
+	if err == nil || !strings.Contains(err.Error(), CommandPages[1]+" aws cloudformation deploy --parameter-overrides") || !strings.Contains(err.Error(), "X86_64") {
+		t.Errorf("pages deploying different architectures: %v, want a refusal naming %s and X86_64", err, CommandPages[1])
 	}
 }
 

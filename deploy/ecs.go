@@ -12,7 +12,7 @@ import (
 )
 
 // ECSStackFile is the CloudFormation template for ECS on Fargate, relative
-// to this folder: the one file users deploy (README, Deploy).
+// to this folder: the one file users deploy (README.md, docs/deploy.md).
 const ECSStackFile = "ecs/stack.yaml"
 
 // LoadECSStack evaluates the shipped template with params (parameter

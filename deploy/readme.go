@@ -10,24 +10,27 @@ import (
 	"strings"
 )
 
-// The README's Deploy section is what a new user pastes; its AWS commands
-// are read here so the tests check the commands as written.
+// The README and docs/deploy.md are what a new user pastes; their AWS
+// commands are read here so the tests check the commands as written.
+
+// CommandPages are the pages, relative to the repository's top folder, whose
+// sh blocks hold AWS commands a user runs. Each deploys the stack once, with
+// the same parameters.
+var CommandPages = []string{"README.md", "docs/deploy.md"}
 
 var (
-	ruleDeployCommand      = newRule("ecs.readme-deploy-command", "the README deploys the stack with --template-file, --stack-name, --region and CAPABILITY_IAM")
+	ruleDeployCommand      = newRule("ecs.deploy-command", "each page of CommandPages deploys the stack once, with --template-file, --stack-name, --region and CAPABILITY_IAM and the same parameters")
 	ruleParameterOverrides = newRule("ecs.parameter-overrides", "every --parameter-overrides key is a template parameter, and every parameter without a Default is given")
 )
 
-// AWSCommands returns every `aws ...` command in the sh blocks of the
-// README's Deploy section, each as its words (quotes removed, line
-// continuations joined); a command inside $(...) or before a | counts too.
-func AWSCommands(readme string) [][]string {
-	_, section, _ := strings.Cut(readme, "\n## Deploy\n")
-	section, _, _ = strings.Cut(section, "\n## ")
+// AWSCommands returns every `aws ...` command in the sh blocks of a
+// Markdown page, each as its words (quotes removed, line continuations
+// joined); a command inside $(...) or before a | counts too.
+func AWSCommands(page string) [][]string {
 	var cmds [][]string
-	for block := range strings.SplitSeq(section, "```sh\n") {
+	for i, block := range strings.Split(page, "```sh\n") {
 		block, _, found := strings.Cut(block, "\n```")
-		if !found || block == section {
+		if !found || i == 0 {
 			continue
 		}
 		for line := range strings.SplitSeq(strings.ReplaceAll(block, "\\\n", " "), "\n") {
@@ -86,21 +89,21 @@ func shellWords(line string) (words []string, rest string) {
 	return words, ""
 }
 
-// CheckDeployCommand checks the README's `aws cloudformation deploy`
-// against the template, and returns its --parameter-overrides (what a
-// user's stack gets). `aws cloudformation deploy` talks to AWS before it
-// validates anything and drops unknown parameter keys silently, so the
-// command cannot be checked by running it here.
-func CheckDeployCommand(readme string, t Template) (map[string]string, []error) {
+// CheckDeployCommand checks the `aws cloudformation deploy` of the page
+// named name against the template, and returns its --parameter-overrides
+// (what a user's stack gets). `aws cloudformation deploy` talks to AWS
+// before it validates anything and drops unknown parameter keys silently,
+// so the command cannot be checked by running it here.
+func CheckDeployCommand(name, page string, t Template) (map[string]string, []error) {
 	var errs problems
 	var deploys [][]string
-	for _, c := range AWSCommands(readme) {
+	for _, c := range AWSCommands(page) {
 		if len(c) > 2 && c[1] == "cloudformation" && c[2] == "deploy" {
 			deploys = append(deploys, c)
 		}
 	}
 	if len(deploys) != 1 {
-		errs.add(ruleDeployCommand, "README.md ## Deploy", "%d `aws cloudformation deploy` commands, want one", len(deploys))
+		errs.add(ruleDeployCommand, name, "%d `aws cloudformation deploy` commands, want one", len(deploys))
 		return nil, errs
 	}
 	flags := map[string][]string{}
@@ -113,37 +116,34 @@ func CheckDeployCommand(readme string, t Template) (map[string]string, []error) 
 		}
 		flags[flag] = append(flags[flag], w)
 	}
-	for name, want := range map[string]string{"--template-file": "deploy/" + ECSStackFile, "--capabilities": "CAPABILITY_IAM", "--stack-name": "", "--region": ""} {
-		if got := flags[name]; len(got) != 1 || (want != "" && got[0] != want) {
-			errs.add(ruleDeployCommand, "README.md aws cloudformation deploy "+name, "%q, want %s", got, cmp.Or(want, "one value"))
+	for flag, want := range map[string]string{"--template-file": "deploy/" + ECSStackFile, "--capabilities": "CAPABILITY_IAM", "--stack-name": "", "--region": ""} {
+		if got := flags[flag]; len(got) != 1 || (want != "" && got[0] != want) {
+			errs.add(ruleDeployCommand, name+" aws cloudformation deploy "+flag, "%q, want %s", got, cmp.Or(want, "one value"))
 		}
 	}
 	params := map[string]string{}
 	for _, kv := range flags["--parameter-overrides"] {
 		k, v, ok := strings.Cut(kv, "=")
 		if _, known := t.Parameters[k]; !ok || !known {
-			errs.add(ruleParameterOverrides, "README.md aws cloudformation deploy --parameter-overrides "+k,
+			errs.add(ruleParameterOverrides, name+" aws cloudformation deploy --parameter-overrides "+k,
 				"not a parameter of %s (%v): `aws cloudformation deploy` would drop it without a word", ECSStackFile, slices.Sorted(maps.Keys(t.Parameters)))
 			continue
 		}
 		params[k] = v
 	}
-	for _, name := range slices.Sorted(maps.Keys(t.Parameters)) {
-		if _, given := params[name]; !given && t.Parameters[name].Default == nil {
-			errs.add(ruleParameterOverrides, "README.md aws cloudformation deploy --parameter-overrides", "no %s: the parameter has no Default", name)
+	for _, p := range slices.Sorted(maps.Keys(t.Parameters)) {
+		if _, given := params[p]; !given && t.Parameters[p].Default == nil {
+			errs.add(ruleParameterOverrides, name+" aws cloudformation deploy --parameter-overrides", "no %s: the parameter has no Default", p)
 		}
 	}
 	return params, errs
 }
 
-// ReadmeStackParameters are the --parameter-overrides of the README's
-// deploy command, in the repository whose top folder is root: what a user
-// who pastes the README deploys. An error if the command breaks a rule.
-func ReadmeStackParameters(root string) (map[string]string, error) {
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		return nil, err
-	}
+// DocumentedStackParameters are the --parameter-overrides of the deploy
+// command of CommandPages, in the repository whose top folder is root: what
+// a user who pastes them deploys. An error if a command breaks a rule or
+// the pages deploy with different parameters.
+func DocumentedStackParameters(root string) (map[string]string, error) {
 	src, err := files.ReadFile(ECSStackFile)
 	if err != nil {
 		return nil, err
@@ -152,6 +152,23 @@ func ReadmeStackParameters(root string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	params, errs := CheckDeployCommand(string(readme), t)
-	return params, errors.Join(errs...)
+	var first map[string]string
+	var errs []error
+	for i, name := range CommandPages {
+		page, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			return nil, err
+		}
+		params, perrs := CheckDeployCommand(name, string(page), t)
+		errs = append(errs, perrs...)
+		switch {
+		case i == 0:
+			first = params
+		case len(perrs) == 0 && !maps.Equal(params, first):
+			var p problems
+			p.add(ruleDeployCommand, name+" aws cloudformation deploy --parameter-overrides", "%v, want those of %s: %v", params, CommandPages[0], first)
+			errs = append(errs, p...)
+		}
+	}
+	return first, errors.Join(errs...)
 }

@@ -16,9 +16,9 @@ import (
 // brokenCase breaks one rule in a copy of a shipped file, edited in memory.
 type brokenCase struct {
 	rule     string            // the rule it breaks
-	file     string            // relative to deploy/; "README.md" is the repository's
+	file     string            // relative to deploy/; a page of CommandPages, to the repository
 	old, new string            // the edit: old occurs once in the file (none with old "")
-	params   map[string]string // ECS: parameter values over the README's
+	params   map[string]string // ECS: parameter values over the documented ones
 	field    string            // what the refusal must name (in its field or message)
 	also     []string          // other rules the same edit breaks
 }
@@ -81,8 +81,8 @@ var brokenCases = []brokenCase{
 	{rule: "ecs.circuit-breaker", file: stack, old: "Rollback: true", new: "Rollback: false", field: "DeploymentCircuitBreaker"},
 	{rule: "ecs.output-url", file: stack, old: "!Sub http://${LoadBalancer.DNSName}", new: "!Sub http://${LoadBalancer.CanonicalHostedZoneID}", field: "Outputs.URL"},
 
-	// The README's deploy command.
-	{rule: "ecs.readme-deploy-command", file: "README.md", old: "--capabilities CAPABILITY_IAM", new: "--capabilities CAPABILITY_NAMED_IAM", field: "--capabilities"},
+	// The documented deploy commands (README.md and docs/deploy.md).
+	{rule: "ecs.deploy-command", file: "docs/deploy.md", old: "--capabilities CAPABILITY_IAM", new: "--capabilities CAPABILITY_NAMED_IAM", field: "--capabilities"},
 	{rule: "ecs.parameter-overrides", file: "README.md", old: "MetricsCidr=10.0.0.0/16", new: "MetricCidr=10.0.0.0/16", field: "--parameter-overrides MetricCidr"},
 
 	// cfn-lint: the template, and the README's parameter values.
@@ -226,8 +226,8 @@ func (bc brokenCase) refusals(t *testing.T, svc Service) []Problem {
 	params := maps.Clone(exampleParameters(t))
 	maps.Copy(params, bc.params)
 	switch {
-	case bc.file == "README.md":
-		_, errs := CheckDeployCommand(string(src), shippedTemplate(t))
+	case slices.Contains(CommandPages, bc.file):
+		_, errs := CheckDeployCommand(bc.file, string(src), shippedTemplate(t))
 		return asProblems(t, errs)
 	case bc.rule == "cfn-lint":
 		return cfnLint(t, bc.rule, src, nil)
@@ -272,7 +272,7 @@ func (bc brokenCase) refusals(t *testing.T, svc Service) []Problem {
 func (bc brokenCase) edited(t *testing.T) []byte {
 	var src []byte
 	var err error
-	if bc.file == "README.md" {
+	if slices.Contains(CommandPages, bc.file) {
 		src, err = os.ReadFile(filepath.Join(repoRoot, bc.file))
 	} else {
 		src, err = files.ReadFile(bc.file)

@@ -37,7 +37,7 @@ func TestReproducible(t *testing.T) {
 	}
 }
 
-// TestReproduciblePush: the README's push, `docker buildx bake --push` with
+// TestReproduciblePush: the README's push (docs/image.md), `docker buildx bake --push` with
 // SOURCE_DATE_EPOCH set, gives per-platform manifests byte for byte those of
 // the split build (image-digest) of the same commit: rewrite-timestamp is on
 // every pushed output.

@@ -70,7 +70,7 @@ func scrape(t *testing.T, base, series string) string {
 }
 
 // TestDeployECS runs the image as the stack's task definition says for each
-// architecture, with the README's parameter values (user, read-only root,
+// architecture, with the documented parameter values (user, read-only root,
 // dropped capabilities, environment, nofile, memory, the task's health check
 // with its timing): ECS would see HEALTHY, the process has the hardening the
 // task asks for, and a stop within the task's stopTimeout ends in exit code 0.
@@ -280,7 +280,7 @@ type sentRequest struct {
 	err       error // no full 200 answer
 }
 
-// The full answer of GET / (README, Endpoints).
+// The full answer of GET / (docs/service.md, Endpoints).
 const rootBody = `{"key":"key","value":"value"}`
 
 func startDeletionLoad(url string, keepAlive, newConns int) *deletionLoad {

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The README's Docker commands, run as written against the private dockerd
+// The Docker commands of the README and docs/image.md, run as written against the private dockerd
 // with buildx as a CLI plugin and the "fiber" builder.
 
 func TestBakeValidateTest(t *testing.T) {
@@ -31,7 +31,7 @@ func TestBakePrint(t *testing.T) {
 	}
 }
 
-// TestBakeOCIArchive: the README's "without a registry" form.
+// TestBakeOCIArchive: docs/image.md's "without a registry" form.
 func TestBakeOCIArchive(t *testing.T) {
 	requireNoEmulation(t)
 	file := env.root + "/image.oci.tar"

@@ -21,10 +21,10 @@ import (
 var service = sync.OnceValues(func() (deploy.Service, error) { return deploy.LoadService(env.root) })
 
 // ecsContainer is the container the ECS stack runs on arch (amd64 or
-// arm64), with the README's parameter values.
+// arm64), with the documented parameter values (README.md, docs/deploy.md).
 func ecsContainer(t *testing.T, arch string) deploy.Container {
 	t.Helper()
-	params, err := deploy.ReadmeStackParameters(env.root)
+	params, err := deploy.DocumentedStackParameters(env.root)
 	if err != nil {
 		t.Fatal(err)
 	}

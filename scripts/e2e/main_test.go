@@ -127,7 +127,7 @@ func setUp() error {
 	env.dockerEnv = []string{
 		"DOCKER_HOST=unix://" + env.dockerd + "/docker.sock",
 		"DOCKER_CONFIG=" + config,
-		// The offline stand-ins have no SBOM scanner image; see README.
+		// The offline stand-ins have no SBOM scanner image; see docs/image.md.
 		"SBOM=false",
 	}
 	_, err = runEnv(env.dockerEnv, "docker", "buildx", "create", "--name", "fiber", "--driver", "remote",

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// The README's "Scaling the build" commands: a split build (one builder per
+// The commands of docs/scaling.md: a split build (one builder per
 // platform, push by digest, scripts/merge-platforms), a multi-node builder,
 // and a build cache scope per platform.
 

@@ -140,7 +140,7 @@ DOCKERFILE
 	frontend="$(dockerfile_frontend_tool "$lib/../tools/frontend" "$cache")" || return
 	syntax="$(sed -n '1s/^# syntax=//p' "$lib/../../Dockerfile")"
 	[[ "$syntax" == "docker/dockerfile:${frontend%% *}" ]] || {
-		fail "the Dockerfile's syntax line names ${syntax:-no frontend}, but scripts/tools/frontend pins the frontend release ${frontend%% *}: change them together (README, \"Release on GitHub Actions\")"
+		fail "the Dockerfile's syntax line names ${syntax:-no frontend}, but scripts/tools/frontend pins the frontend release ${frontend%% *}: change them together (docs/release.md, \"Pinned inputs, and how they move\")"
 		return
 	}
 	cp "${frontend#* }" "$work/frontend/"
