@@ -54,6 +54,7 @@ var (
 	routeShape     = regexp.MustCompile(`^/[A-Za-z0-9._~:/?=&%-]*$`)
 	urlScheme      = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
 	githubLine     = regexp.MustCompile(`^L\d+(-L\d+)?$`)
+	envRef         = regexp.MustCompile(`\$\{?([A-Z][A-Z0-9_]*)`)
 )
 
 // checker checks one page; counts says how many names of each kind it
@@ -74,7 +75,7 @@ func check(p page, r *repo) ([]problem, map[string]int) {
 		c.checkUnit(u)
 	}
 	slices.SortStableFunc(c.problems, func(a, b problem) int { return a.line - b.line })
-	return c.problems, c.counts
+	return slices.Compact(c.problems), c.counts
 }
 
 func (c *checker) report(line int, format string, args ...any) {
@@ -289,8 +290,16 @@ func (c *checker) checkUnit(u unit) {
 		c.checkCommand(u, cmd)
 	}
 	c.checkUnitEndpoints(u)
-	if u.inline && !c.tabled[[2]int{u.line, u.span.start}] && envName.MatchString(u.text) {
+	if !u.inline || c.tabled[[2]int{u.line, u.span.start}] {
+		return
+	}
+	if envName.MatchString(u.text) {
 		c.checkEnv(u.line, u.text)
+	}
+	// $NAME and ${NAME...} in inline code name a variable too (in code
+	// blocks they may be the shell's own, such as $URL).
+	for _, m := range envRef.FindAllStringSubmatch(u.text, -1) {
+		c.checkEnv(u.line, m[1])
 	}
 }
 
@@ -446,15 +455,26 @@ func (c *checker) checkUnitEndpoints(u unit) {
 	for _, m := range servicePortURL.FindAllStringSubmatch(u.text, -1) {
 		endpoint(m[1])
 	}
-	if u.inline && !c.tabled[[2]int{u.line, u.span.start}] && routeShape.MatchString(u.text) && !seen[u.text] {
-		first := strings.Split(strings.TrimPrefix(u.text, "/"), "/")[0]
-		for _, r := range c.repo.routes {
-			if strings.Split(strings.TrimPrefix(r, "/"), "/")[0] == first && (first != "" || u.text == "/") {
-				endpoint(u.text)
-				break
-			}
+	if u.inline && !c.tabled[[2]int{u.line, u.span.start}] && routeShape.MatchString(u.text) && !seen[u.text] && c.startsLikeRoute(u.text) {
+		endpoint(u.text)
+	}
+}
+
+// startsLikeRoute: an inline path is taken for an endpoint when it is / or
+// its first segment is that of a route, or within 2 edits of one (a stale or
+// mistyped route is a near miss); /proc/1/status, /tmp or /users/:id are not.
+func (c *checker) startsLikeRoute(p string) bool {
+	if p == "/" {
+		return true
+	}
+	first := strings.Split(strings.TrimPrefix(p, "/"), "/")[0]
+	first, _, _ = strings.Cut(first, "?")
+	for _, r := range c.repo.routes {
+		if rf := strings.Split(strings.TrimPrefix(r, "/"), "/")[0]; rf != "" && distance(first, rf) <= 2 {
+			return true
 		}
 	}
+	return false
 }
 
 // urlPath is the path of a URL (scheme and host dropped; a $VAR host too).

@@ -112,6 +112,7 @@ func TestChecks(t *testing.T) {
 
 		{name: "environment variables that exist", md: "`READ_TIMEOUT`, `FIBER_CACHE_DIR`, `PLATFORMS=linux/s390x`, `HOST=127.0.0.2`, `CAPABILITY_IAM`, `PORT`, `Architecture=ARM64`\n" + fence + "sh\nURL=$(aws x)\nexport TAG=1\n" + fence},
 		{name: "unknown environment variable", md: "set `READ_TIMEOUTS` or `LOG_LEVEL=debug`", want: []string{`environment variable "READ_TIMEOUTS" is not a setting of ` + "`server help`" + `, a variable of docker-bake.hcl or one a script reads: did you mean "READ_TIMEOUT"?`, `"LOG_LEVEL"`}},
+		{name: "variables named by $NAME in inline code", md: "`$FIBER_CACHE_DIR/bin`, `${REGISTRY}/x:${TAG}`, `$(git log)`, `${FIBER_CACHE:-/var/cache}`\n" + fence + "sh\ncurl \"$URL/\"\n" + fence, want: []string{`"FIBER_CACHE" is not a setting of ` + "`server help`" + `, a variable of docker-bake.hcl or one a script reads: did you mean "FIBER_CACHE_DIR"?`}},
 		{name: "unknown exported variable", md: fence + "sh\nexport TAG=1 NOPE_X=2\n" + fence, want: []string{`"NOPE_X"`}},
 		{name: "settings table as server help", md: "| variable | default |\n|---|---|\n| `PORT` | 8080 |\n| `HOST` | |\n| `READ_TIMEOUT` | 10s |"},
 		{name: "settings table with a variable missing", md: "| variable | default |\n|---|---|\n| `PORT` | 8080 |\n| `READ_TIMEOUT` | 10s |", want: []string{"README.md:1: settings table: HOST is missing (`server help` lists it after PORT)"}},
@@ -122,7 +123,8 @@ func TestChecks(t *testing.T) {
 		{name: "missing route after a method", md: "`GET /healthz`", want: []string{`endpoint "/healthz" is not a route of the service: did you mean "/health"?`}},
 		{name: "missing route in curl", md: fence + "sh\ncurl http://127.0.0.1:8080/nope\ncurl \"$URL/version\"\n" + fence, want: []string{`README.md:2: endpoint "/nope"`, `README.md:3: endpoint "/version"`}},
 		{name: "missing route in an endpoints table", md: "| method | path |\n|---|---|\n| GET | `/livez` |", want: []string{`endpoint "/livez"`}},
-		{name: "missing route, inline path starting like a route", md: "`/debug/nap` and `/health/deep`", want: []string{`endpoint "/debug/nap"`, `endpoint "/health/deep"`}},
+		{name: "missing route, inline path starting like a route", md: "`/debug/nap` and `/health/deep` and `/healthz`, `/metric`", want: []string{`endpoint "/debug/nap"`, `endpoint "/health/deep"`, `endpoint "/healthz"`, `endpoint "/metric"`}},
+		{name: "the same problem twice on a line is one", md: "`GET /nope` and `curl localhost:8080/nope`", want: []string{`endpoint "/nope"`}},
 		{name: "missing route on the service's port", md: "`http://HOST:PORT/livez`", want: []string{`endpoint "/livez"`}},
 	}
 	for _, tc := range cases {

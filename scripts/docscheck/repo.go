@@ -158,8 +158,9 @@ var (
 	// the like) and hand one to the tools they run (export NAME=...).
 	shellReads   = regexp.MustCompile(`\$\{([A-Z][A-Z0-9_]*):?[-=?+]`)
 	shellExports = regexp.MustCompile(`(?m)^\s*export\s+([A-Z][A-Z0-9_]*)=`)
-	// The Dockerfile's build arguments and the variables its steps set.
-	dockerfileVars = regexp.MustCompile(`(?m)^ARG\s+([A-Z][A-Z0-9_]*)|\b([A-Z][A-Z0-9_]*)=`)
+	// The Dockerfile's build arguments and the variables its steps set or
+	// read (BuildKit's own, such as $BUILDPLATFORM, included).
+	dockerfileVars = regexp.MustCompile(`(?m)^ARG\s+([A-Z][A-Z0-9_]*)|\b([A-Z][A-Z0-9_]*)=|\$\{?([A-Z][A-Z0-9_]*)`)
 )
 
 // scriptVariables collects the environment variables the scripts (shell
@@ -181,7 +182,7 @@ func (r *repo) scriptVariables() (map[string]string, error) {
 		}
 		if name == "Dockerfile" {
 			for _, m := range dockerfileVars.FindAllStringSubmatch(src, -1) {
-				add(m[1]+m[2], name)
+				add(m[1]+m[2]+m[3], name)
 			}
 			continue
 		}
