@@ -375,6 +375,12 @@ func (c *checker) checkCommand(u unit, cmd command) {
 	for i := bake; i < len(cmd.args); i++ {
 		a := cmd.args[i]
 		if strings.HasPrefix(a, "-") {
+			if a == "--set" && i+1 < len(cmd.args) {
+				// --set TARGET.key=value (a * pattern names no one target)
+				if t, _, ok := strings.Cut(cmd.args[i+1], "."); ok && !strings.Contains(t, "*") {
+					c.checkTarget(u.line, t)
+				}
+			}
 			if bakeValueFlags[a] {
 				i++
 			}
