@@ -1,6 +1,7 @@
 package docscheck
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net/url"
@@ -74,7 +75,9 @@ func check(p page, r *repo) ([]problem, map[string]int) {
 	for _, u := range p.units() {
 		c.checkUnit(u)
 	}
-	slices.SortStableFunc(c.problems, func(a, b problem) int { return a.line - b.line })
+	// By line, and the same problem found twice on a line (a route in a
+	// curl URL to the service's port) reported once.
+	slices.SortFunc(c.problems, func(a, b problem) int { return cmp.Or(a.line-b.line, strings.Compare(a.msg, b.msg)) })
 	return slices.Compact(c.problems), c.counts
 }
 

@@ -79,7 +79,7 @@ func TestChecks(t *testing.T) {
 		name string
 		page string // README.md when empty
 		md   string
-		want []string // one substring per expected problem, in line order
+		want []string // one substring per expected problem, by line, then message
 	}{
 		{name: "links that resolve", md: "[a](docs/a.md) [d](scripts/) [s](scripts/test) [web](https://example.com/x) [m](mailto:a@b.c)\n![c](docs/chart.svg)\n<img src=\"docs/chart.svg\">"},
 		{name: "link to a missing file", md: "see [the page](docs/missing.md)", want: []string{`README.md:1: link "docs/missing.md": docs/missing.md does not exist in the repository (docs/ holds: a.md, chart.svg)`}},
@@ -112,7 +112,7 @@ func TestChecks(t *testing.T) {
 		{name: "bake variable table", md: "| variable | default |\n| --- | --- |\n| `REGISTRY`, `TAGS` | |\n| `PLATFORMS` | |", want: []string{`bake variable "TAGS" is not in docker-bake.hcl: did you mean "TAG"?`}},
 
 		{name: "environment variables that exist", md: "`READ_TIMEOUT`, `FIBER_CACHE_DIR`, `PLATFORMS=linux/s390x`, `HOST=127.0.0.2`, `CAPABILITY_IAM`, `PORT`, `Architecture=ARM64`\n" + fence + "sh\nURL=$(aws x)\nexport TAG=1\n" + fence},
-		{name: "unknown environment variable", md: "set `READ_TIMEOUTS` or `LOG_LEVEL=debug`", want: []string{`environment variable "READ_TIMEOUTS" is not a setting of ` + "`server help`" + `, a variable of docker-bake.hcl or one a script reads: did you mean "READ_TIMEOUT"?`, `"LOG_LEVEL"`}},
+		{name: "unknown environment variable", md: "set `READ_TIMEOUTS` or `LOG_LEVEL=debug`", want: []string{`"LOG_LEVEL"`, `environment variable "READ_TIMEOUTS" is not a setting of ` + "`server help`" + `, a variable of docker-bake.hcl or one a script reads: did you mean "READ_TIMEOUT"?`}},
 		{name: "variables named by $NAME in inline code", md: "`$FIBER_CACHE_DIR/bin`, `${REGISTRY}/x:${TAG}`, `$(git log)`, `${FIBER_CACHE:-/var/cache}`\n" + fence + "sh\ncurl \"$URL/\"\n" + fence, want: []string{`"FIBER_CACHE" is not a setting of ` + "`server help`" + `, a variable of docker-bake.hcl or one a script reads: did you mean "FIBER_CACHE_DIR"?`}},
 		{name: "unknown exported variable", md: fence + "sh\nexport TAG=1 NOPE_X=2\n" + fence, want: []string{`"NOPE_X"`}},
 		{name: "settings table as server help", md: "| variable | default |\n|---|---|\n| `PORT` | 8080 |\n| `HOST` | |\n| `READ_TIMEOUT` | 10s |"},
