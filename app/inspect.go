@@ -25,8 +25,19 @@ func SettingNames() []string {
 // RoutePaths lists the paths the service answers with GET and HEAD in
 // production (DEBUG_ROUTES off).
 func RoutePaths() []string {
+	return getPaths(false)
+}
+
+// AllRoutePaths lists every path the service can answer with GET and HEAD:
+// those of RoutePaths and, with DEBUG_ROUTES on, the debug ones.
+// scripts/docscheck holds the endpoints the pages name to it.
+func AllRoutePaths() []string {
+	return getPaths(true)
+}
+
+func getPaths(debugRoutes bool) []string {
 	var paths []string
-	for _, r := range routes(&handlers{}, false) {
+	for _, r := range routes(&handlers{}, debugRoutes) {
 		if r.method == fiber.MethodGet {
 			paths = append(paths, r.path)
 		}

@@ -22,6 +22,33 @@ func TestRoutePathsAreServed(t *testing.T) {
 	}
 }
 
+// AllRoutePaths adds the debug routes: each is routed (not 404) with
+// DEBUG_ROUTES=true, and not routed without it.
+func TestAllRoutePathsAreRouted(t *testing.T) {
+	on, _ := newTestService(t, map[string]string{"DEBUG_ROUTES": "true"})
+	off, _ := newTestService(t, nil)
+	all := AllRoutePaths()
+	for _, p := range RoutePaths() {
+		if !slices.Contains(all, p) {
+			t.Errorf("AllRoutePaths() = %v lacks %s of RoutePaths", all, p)
+		}
+	}
+	for _, p := range all {
+		target := p
+		if p == "/debug/sleep" {
+			target += "?d=0s"
+		}
+		if resp, body := do(t, on, http.MethodGet, target, nil); resp.StatusCode == http.StatusNotFound {
+			t.Errorf("DEBUG_ROUTES=true: GET %s: 404 %s", target, body)
+		}
+		if !slices.Contains(RoutePaths(), p) {
+			if resp, _ := do(t, off, http.MethodGet, target, nil); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("DEBUG_ROUTES off: GET %s: %d, want 404", target, resp.StatusCode)
+			}
+		}
+	}
+}
+
 // SettingNames is what `server help` prints, one line each.
 func TestSettingNamesAreTheHelp(t *testing.T) {
 	var help strings.Builder
