@@ -48,7 +48,10 @@ var split struct {
 	vars     []string
 	took     time.Duration
 	newTags  []string // tags of the repository that the builds added
-	err      error
+	// onEmptyNodes: the split build was the first build on the nodes, so
+	// each platform was built by a buildkitd with an empty root.
+	onEmptyNodes bool
+	err          error
 }
 
 // splitBuild runs, for each platform at once, on a builder of its own:
@@ -58,8 +61,10 @@ var split struct {
 // with CACHE set, so each exports the cache scope of its platform.
 func splitBuild(t *testing.T) {
 	t.Helper()
+	fresh := nodes.addr == nil
 	addrs := platformNodes(t)
 	split.once.Do(func() {
+		split.onEmptyNodes = fresh
 		// The registry outlives the run: a tag and a cache of this run's own.
 		run := fmt.Sprint(time.Now().Unix())
 		split.ref = env.registry + "/" + env.image + ":e2e-split-" + run
