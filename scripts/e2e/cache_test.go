@@ -58,13 +58,25 @@ func splitDigests(t *testing.T) map[string]string {
 	return out
 }
 
-// TestReproduciblePush: the README's push (docs/image.md), `docker buildx bake --push` with
+// TestReproduciblePush: the README's push, `docker login --password-stdin`
+// then `docker buildx bake --push` with
 // SOURCE_DATE_EPOCH set, gives per-platform manifests byte for byte those of
 // the split build (image-digest) of the same commit: rewrite-timestamp is on
 // every pushed output.
 func TestReproduciblePush(t *testing.T) {
 	requireNoEmulation(t)
 	splitBuild(t)
+	// The README's login, its password on stdin as from `aws ecr
+	// get-login-password |`. The registry here asks for no password, so
+	// this runs the command line and the CLI's store of the login, not ECR's
+	// check of a token.
+	login, stdout, stderr := command(env.dockerEnv, "docker", "login", "--username", "AWS", "--password-stdin", env.registry)
+	login.Stdin = strings.NewReader("a-token-from-aws-ecr-get-login-password\n")
+	if err := login.Run(); err != nil || !strings.Contains(stdout.String(), "Login Succeeded") {
+		t.Fatalf("docker login --username AWS --password-stdin %s: %v\n%s%s", env.registry, err, stdout, stderr)
+	}
+	t.Cleanup(func() { runEnv(env.dockerEnv, "docker", "logout", env.registry) })
+
 	ref := env.registry + "/" + env.image + ":e2e-repro-push"
 	vars := append(append([]string{"REGISTRY=" + env.registry, "TAG=e2e-repro-push"}, buildVars...), env.dockerEnv...)
 	must(t, vars, "docker", "buildx", "bake", "--push")
