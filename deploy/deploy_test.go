@@ -47,11 +47,7 @@ func readPage(t *testing.T, name string) string {
 
 func shippedTemplate(t *testing.T) Template {
 	t.Helper()
-	src, err := files.ReadFile(ECSStackFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := ParseTemplate(src)
+	tpl, err := ShippedTemplate()
 	if err != nil {
 		t.Fatal(err)
 	}

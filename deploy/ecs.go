@@ -25,6 +25,15 @@ func LoadECSStack(params map[string]string) (Stack, error) {
 	return ECSStackOf(src, params)
 }
 
+// ShippedTemplate parses the template as shipped, unevaluated.
+func ShippedTemplate() (Template, error) {
+	src, err := files.ReadFile(ECSStackFile)
+	if err != nil {
+		return Template{}, err
+	}
+	return ParseTemplate(src)
+}
+
 // ECSStackOf evaluates the template src (a copy of the shipped one) with
 // params.
 func ECSStackOf(src []byte, params map[string]string) (Stack, error) {

@@ -144,11 +144,7 @@ func CheckDeployCommand(name, page string, t Template) (map[string]string, []err
 // a user who pastes them deploys. An error if a command breaks a rule or
 // the pages deploy with different parameters.
 func DocumentedStackParameters(root string) (map[string]string, error) {
-	src, err := files.ReadFile(ECSStackFile)
-	if err != nil {
-		return nil, err
-	}
-	t, err := ParseTemplate(src)
+	t, err := ShippedTemplate()
 	if err != nil {
 		return nil, err
 	}
